@@ -1,0 +1,35 @@
+"""gunicorn's settings, shared by the container, the integration tests and the benchmark.
+
+gunicorn reads `./gunicorn.conf.py` by default, so every `gunicorn
+"service:create_app()"` started from the project root (or from the image's
+working directory) runs with exactly these settings.
+"""
+
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '80')}"  # noqa: S104
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = 5
+# Requests are logged by the app itself, as JSON with their request id.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+
+def on_starting(server: object) -> None:
+    """Apply pending migrations once per instance, before any worker serves (AUTO_MIGRATE)."""
+    from service import create_app, db, migrations
+    from service.config import Config
+
+    config = Config.from_env(os.environ)
+    if not config.auto_migrate:
+        return
+    create_app(config)
+    try:
+        migrations.upgrade_on_start()
+    finally:
+        db.dispose()  # the workers fork from here: no connection may be shared with them

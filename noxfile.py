@@ -1,0 +1,117 @@
+"""Every check this project has, one session each. `nox -l` lists them.
+
+Plain `nox` runs what needs nothing beyond this machine: lint, typecheck, unit
+and integration (which finds or starts its own MySQL). `manual` needs real
+WeChat credentials and runs only when asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "unit", "integration"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = False
+
+ROOT = Path(__file__).parent
+SUPPORTED = ("3.11", "3.12")  # 3.12 is the container's version
+ENV_FILE_MODES = ("unit", "integration", "manual")
+
+
+def _runs(python: str) -> bool:
+    try:
+        return (
+            subprocess.run([python, "-c", "pass"], capture_output=True, timeout=30).returncode == 0
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _interpreters() -> list[str]:
+    """The supported versions this machine can run.
+
+    A pyenv shim such as `python3.12` exists on PATH even when that version is
+    not active and fails when run, so each candidate is tried; a pyenv-managed
+    version that is installed but inactive is put on PATH for nox to find.
+    """
+    found = []
+    pyenv_root = None
+    if shutil.which("pyenv"):
+        out = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=False)
+        pyenv_root = Path(out.stdout.strip()) if out.returncode == 0 else None
+    for version in SUPPORTED:
+        if _runs(f"python{version}"):
+            found.append(version)
+            continue
+        for candidate in sorted((pyenv_root or ROOT / "-").glob(f"versions/{version}*/bin")):
+            if _runs(str(candidate / f"python{version}")):
+                os.environ["PATH"] = f"{candidate}{os.pathsep}{os.environ['PATH']}"
+                found.append(version)
+                break
+    return found
+
+
+PYTHONS = _interpreters() or [None]  # None: the interpreter running nox
+CONTAINER_PYTHON = "3.12" if "3.12" in PYTHONS else PYTHONS[-1]
+
+
+def install(session: nox.Session, extras: str = "test") -> None:
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session(python=CONTAINER_PYTHON)
+def serve(session: nox.Session) -> None:
+    """Run the service locally on the embedded SQLite default (or whatever the env names)."""
+    session.install("-e", ".")
+    env = {"AUTO_MIGRATE": os.environ.get("AUTO_MIGRATE", "true")}
+    port = os.environ.get("PORT", "8080")
+    session.log(f"serving on http://127.0.0.1:{port}/")
+    session.run(
+        "gunicorn",
+        "service:create_app()",
+        env={**env, "HOST": os.environ.get("HOST", "127.0.0.1"), "PORT": port},
+    )
+
+
+@nox.session(python=PYTHONS)
+def unit(session: nox.Session) -> None:
+    """Unit tests on SQLite, with the coverage gate (pyproject.toml: fail_under)."""
+    install(session)
+    session.run("pytest", "tests/unit", *session.posargs, env={"COVERAGE_FILE": ".coverage.unit"})
+
+
+@nox.session(python=CONTAINER_PYTHON)
+def integration(session: nox.Session) -> None:
+    """Integration tests on a real MySQL (see tests/support/mysql.py for where it comes from)."""
+    install(session)
+    session.run(
+        "pytest",
+        "tests/integration",
+        *session.posargs,
+        env={"COVERAGE_FILE": ".coverage.integration"},
+    )
+
+
+@nox.session(python=CONTAINER_PYTHON)
+def manual(session: nox.Session) -> None:
+    """Tests against the real WeChat API; needs real credentials in .env.manual or the env."""
+    install(session)
+    session.run("pytest", "tests/manual", "--no-cov", *session.posargs)
+
+
+@nox.session(python=CONTAINER_PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=CONTAINER_PYTHON)
+def typecheck(session: nox.Session) -> None:
+    install(session, "dev")
+    session.run("mypy", "service")

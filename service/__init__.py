@@ -1,0 +1,38 @@
+"""The service: a Flask app for WeChat Mini Programs on WeChat Cloud Run.
+
+gunicorn serves it as `service:create_app()`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from service import cli, counter, db, errors, health, index, logs, request_id
+from service.config import Config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build an app; without `config`, the settings come from the environment."""
+    if config is None:
+        config = Config.from_env(os.environ)
+    logs.configure()
+
+    app = Flask(__name__)
+    app.config.update(
+        SERVICE=config,
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    request_id.init_app(app)
+    errors.register(app)
+    db.init_app(app, config)
+    cli.init_app(app)
+
+    app.register_blueprint(counter.bp)
+    app.register_blueprint(index.bp)
+    app.register_blueprint(health.bp)
+    return app

@@ -1,0 +1,77 @@
+"""`flask db …` and the other operator commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from service import migrations, schema
+
+db_cli = AppGroup("db", help="Schema migrations (peewee-migrate files in migrations/).")
+
+
+@db_cli.command("upgrade")
+def upgrade() -> None:
+    """Apply every pending migration."""
+    applied = migrations.upgrade()
+    click.echo("\n".join(f"applied {name}" for name in applied) or "nothing to apply")
+
+
+@db_cli.command("downgrade")
+@click.argument("steps", type=click.IntRange(min=1), default=1)
+def downgrade(steps: int) -> None:
+    """Roll back the last STEPS migrations (default 1)."""
+    rolled = migrations.downgrade(steps)
+    click.echo("\n".join(f"rolled back {name}" for name in rolled) or "nothing to roll back")
+
+
+@db_cli.command("current")
+def current() -> None:
+    """The newest applied migration."""
+    applied = migrations.status().applied
+    click.echo(applied[-1] if applied else "(none applied)")
+
+
+@db_cli.command("history")
+def history() -> None:
+    """Every migration, applied or pending."""
+    state = migrations.status()
+    for name in state.applied:
+        click.echo(f"[x] {name}")
+    for name in state.pending:
+        click.echo(f"[ ] {name}")
+
+
+@db_cli.command("migrate")
+@click.option("-m", "--message", required=True, help="What the migration does, in a few words.")
+def migrate(message: str) -> None:
+    """Write a migration for the model changes the migrations do not have yet."""
+    slug = "_".join(message.lower().split())
+    if not slug.replace("_", "").isalnum():
+        raise click.BadParameter("use letters, digits and spaces", param_hint="--message")
+    created = migrations.create(slug)
+    if created is None:
+        click.echo("no changes: the models match the migrations")
+    else:
+        click.echo(f"created {migrations.MIGRATIONS_DIR.name}/{created}.py")
+
+
+@db_cli.command("schema")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
+)
+def schema_command(output: Path | None) -> None:
+    """Print the migrated MySQL schema as DDL (the source of schema.sql)."""
+    text = schema.render()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_cli)

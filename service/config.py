@@ -1,0 +1,100 @@
+"""Settings, read from the environment once, in this one place.
+
+Cloud Run hands a container its settings as environment variables, so that is
+the only source. Everything else in the service receives a `Config` and never
+looks at `os.environ` itself: a test can build any configuration it needs
+without touching the process environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_WX_API_BASE = "https://api.weixin.qq.com"
+DEFAULT_MYSQL_DATABASE = "flask_demo"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A setting is present but unusable; the message names the variable."""
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the service can be told. Secrets are kept out of `repr()`."""
+
+    app_env: str = "development"
+    database_url: str | None = field(default=None, repr=False)
+    mysql_address: str | None = None
+    mysql_username: str = "root"
+    mysql_password: str = field(default="", repr=False)
+    mysql_database: str = DEFAULT_MYSQL_DATABASE
+    mysql_pool_size: int = 16
+    mysql_connect_timeout: int = 2
+    token_secret: str = field(default="", repr=False)
+    wx_appid: str = ""
+    wx_secret: str = field(default="", repr=False)
+    wx_api_base: str = DEFAULT_WX_API_BASE
+    auto_migrate: bool = False
+    max_body_bytes: int = 64 * 1024
+    testing: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        """Build the configuration from environment variables.
+
+        Empty values count as unset: Cloud Run's console and compose files
+        commonly pass a variable with an empty value rather than leaving it out.
+        """
+
+        def text(name: str, default: str = "") -> str:
+            return env.get(name, "").strip() or default
+
+        return cls(
+            app_env=text("APP_ENV", "development").lower(),
+            database_url=text("DATABASE_URL") or None,
+            mysql_address=text("MYSQL_ADDRESS") or None,
+            mysql_username=text("MYSQL_USERNAME", "root"),
+            mysql_password=env.get("MYSQL_PASSWORD", ""),
+            mysql_database=text("MYSQL_DATABASE", DEFAULT_MYSQL_DATABASE),
+            mysql_pool_size=_integer(env, "MYSQL_POOL_SIZE", 16),
+            mysql_connect_timeout=_integer(env, "MYSQL_CONNECT_TIMEOUT", 2),
+            token_secret=env.get("TOKEN_SECRET", ""),
+            wx_appid=text("WX_APPID"),
+            wx_secret=env.get("WX_SECRET", ""),
+            wx_api_base=text("WX_API_BASE", DEFAULT_WX_API_BASE).rstrip("/"),
+            auto_migrate=_flag(env, "AUTO_MIGRATE", False),
+            max_body_bytes=_integer(env, "MAX_BODY_BYTES", 64 * 1024),
+        )

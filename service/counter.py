@@ -1,0 +1,79 @@
+"""The template's counter: `GET/POST /api/count`, and the queries behind it."""
+
+from __future__ import annotations
+
+import peewee as pw
+from flask import Blueprint, Response
+
+from service import db
+from service.envelope import success
+from service.errors import INVALID_ACTION, MISSING_ACTION, ApiError
+from service.models import Counter, utcnow
+from service.payload import json_object
+
+COUNTER_ID = 1
+
+bp = Blueprint("counter", __name__, url_prefix="/api")
+
+
+def current() -> int:
+    row = Counter.select(Counter.count).where(Counter.id == COUNTER_ID).first()
+    return int(row.count) if row else 0
+
+
+def _increment_once() -> int | None:
+    """Add one in a single statement and read the result back; None when no row exists.
+
+    The read must belong to the same statement as the write, or two concurrent
+    increments could both read the later value. MySQL has no `RETURNING`, but
+    `LAST_INSERT_ID(expr)` remembers a value per connection and the server
+    reports it with the statement's result; SQLite has `RETURNING`. Both are
+    one round trip in autocommit, with no transaction held open in Python.
+    """
+    bump: dict[pw.Field, object] = {Counter.updated_at: utcnow()}
+    where = Counter.id == COUNTER_ID
+    if db.is_mysql():
+        bump[Counter.count] = pw.fn.LAST_INSERT_ID(Counter.count + 1)
+        cursor = db.database.execute(Counter.update(bump).where(where))
+        return int(cursor.lastrowid) if cursor.rowcount else None
+    bump[Counter.count] = Counter.count + 1
+    rows = list(Counter.update(bump).where(where).returning(Counter.count).execute())
+    return int(rows[0].count) if rows else None
+
+
+def increment() -> int:
+    value = _increment_once()
+    if value is None:
+        # First increment ever: create the row at 0 (a concurrent creator wins
+        # harmlessly), then increment like everyone else.
+        Counter.insert(id=COUNTER_ID, count=0).on_conflict_ignore().execute()
+        value = _increment_once()
+    if value is None:  # pragma: no cover - the row was deleted between two statements
+        raise RuntimeError("counter row vanished during increment")
+    return value
+
+
+def clear() -> int:
+    Counter.update({Counter.count: 0, Counter.updated_at: utcnow()}).where(
+        Counter.id == COUNTER_ID
+    ).execute()
+    return 0
+
+
+ACTIONS = {"inc": increment, "clear": clear}
+
+
+@bp.get("/count")
+def get_count() -> Response:
+    return success(current())
+
+
+@bp.post("/count")
+def post_count() -> Response:
+    body = json_object()
+    action = body.get("action")
+    if action is None:
+        raise ApiError(MISSING_ACTION)
+    if not isinstance(action, str) or action not in ACTIONS:
+        raise ApiError(INVALID_ACTION)
+    return success(ACTIONS[action]())

@@ -1,0 +1,216 @@
+"""The database: which one, how to reach it, and the connection per request.
+
+Models are declared against `database`, a `DatabaseProxy`; the app factory
+binds it to a real database. Production talks to MySQL through a bounded
+pool; local runs and tests use SQLite.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import peewee as pw
+from flask import Flask
+from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase
+
+from service.config import Config, ConfigError
+
+log = logging.getLogger(__name__)
+
+database = pw.DatabaseProxy()
+
+#: Errors that mean "the database cannot be reached now", as opposed to a bug.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    pw.OperationalError,
+    pw.InterfaceError,
+    MaxConnectionsExceeded,
+)
+
+SQLITE_PRAGMAS = {"busy_timeout": 5000, "foreign_keys": 1}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the data lives, with nothing secret in it, so it can be logged."""
+
+    dialect: str  # "mysql" or "sqlite"
+    host: str = ""
+    port: int = 0
+    user: str = ""
+    password: str = ""
+    name: str = ""
+
+    def describe(self) -> str:
+        if self.dialect == "sqlite":
+            return f"sqlite {self.name}"
+        return f"mysql {self.user}@{self.host}:{self.port}/{self.name}"
+
+
+def _host_port(address: str, variable: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        return address, 3306
+    if not port.isdigit():
+        raise ConfigError(f"{variable} must be host:port, not {address!r}")
+    return host, int(port)
+
+
+def _parse_url(url: str) -> Target:
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme == "sqlite":
+        # sqlite:///relative.db, sqlite:////absolute.db, sqlite:///:memory:
+        path = url.split("://", 1)[1]
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise ConfigError("DATABASE_URL names no SQLite file")
+        return Target("sqlite", name=path)
+    if scheme == "mysql":
+        name = parts.path.lstrip("/")
+        if not name:
+            raise ConfigError("DATABASE_URL names no MySQL database")
+        if parse_qs(parts.query):
+            raise ConfigError("DATABASE_URL takes no query options; use the MYSQL_* settings")
+        return Target(
+            "mysql",
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            name=name,
+        )
+    raise ConfigError(
+        f"DATABASE_URL must start with sqlite:// or mysql://, not {scheme or url!r}://"
+    )
+
+
+def resolve_target(config: Config, instance_path: str) -> Target:
+    """DATABASE_URL wins, then MYSQL_ADDRESS, then an SQLite file in the instance folder."""
+    if config.database_url:
+        return _parse_url(config.database_url)
+    if config.mysql_address:
+        host, port = _host_port(config.mysql_address, "MYSQL_ADDRESS")
+        return Target(
+            "mysql",
+            host=host,
+            port=port,
+            user=config.mysql_username,
+            password=config.mysql_password,
+            name=config.mysql_database,
+        )
+    return Target("sqlite", name=str(Path(instance_path) / "service.sqlite3"))
+
+
+class InMemorySqliteDatabase(pw.SqliteDatabase):
+    """`sqlite:///:memory:` that outlives a single connection.
+
+    A plain `:memory:` database vanishes when its connection closes, which the
+    connection-per-request rule does after every request. A named shared-cache
+    database lives as long as one connection to it is open, so this class keeps
+    one open for its own lifetime.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        name = f"file:service-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        super().__init__(name, uri=True, **kwargs)
+        self._keeper = sqlite3.connect(name, uri=True, check_same_thread=False)
+
+    def release(self) -> None:
+        self.close()
+        self._keeper.close()
+
+
+def _use_wal(path: str, attempts: int = 50) -> None:
+    """Put the file in WAL mode, so readers never wait for the writer.
+
+    WAL is a property of the file, set once. Switching needs an exclusive lock
+    and SQLite answers "locked" at once, without waiting, while another
+    process is in a transaction, so two processes opening a new file together
+    (two gunicorn workers) retry briefly here.
+    """
+    for attempt in range(attempts):
+        try:
+            with closing(sqlite3.connect(path, timeout=5)) as conn:
+                conn.execute("PRAGMA journal_mode=wal")
+            return
+        except sqlite3.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+
+
+def open_database(target: Target, config: Config) -> pw.Database:
+    """A peewee database for `target`; it connects lazily, on first use."""
+    if target.dialect == "sqlite":
+        if target.name == ":memory:":
+            return InMemorySqliteDatabase(pragmas={"foreign_keys": 1})
+        Path(target.name).parent.mkdir(parents=True, exist_ok=True)
+        _use_wal(target.name)
+        return pw.SqliteDatabase(target.name, pragmas=SQLITE_PRAGMAS, timeout=5)
+    pool: pw.Database = PooledMySQLDatabase(
+        target.name,
+        host=target.host,
+        port=target.port,
+        user=target.user,
+        password=target.password,
+        charset="utf8mb4",
+        connect_timeout=config.mysql_connect_timeout,
+        max_connections=config.mysql_pool_size,
+        stale_timeout=300,
+        timeout=config.mysql_connect_timeout,
+    )
+    return pool
+
+
+def is_mysql() -> bool:
+    return isinstance(database.obj, pw.MySQLDatabase)
+
+
+def dialect() -> str:
+    return "mysql" if is_mysql() else "sqlite"
+
+
+def close_connection(exc: BaseException | None = None) -> None:
+    """Hand the request's connection back (to the pool, for MySQL)."""
+    if database.obj is not None and not database.is_closed():
+        database.close()
+
+
+def dispose() -> None:
+    """Close every connection the process holds: pooled ones, and an in-memory keeper."""
+    real = database.obj
+    if real is None:
+        return
+    if isinstance(real, InMemorySqliteDatabase):
+        real.release()
+    elif isinstance(real, PooledMySQLDatabase):
+        real.close_all()
+    elif not real.is_closed():
+        real.close()
+
+
+def ping() -> None:
+    """One round trip; raises one of UNAVAILABLE_ERRORS when the database is out of reach."""
+    database.execute_sql("SELECT 1").fetchone()
+
+
+def init_app(app: Flask, config: Config) -> Target:
+    """Bind the proxy and tie each connection to one request.
+
+    Connections open lazily, on the first query, rather than in
+    `before_request`: a health check or a static page never waits for, or
+    fails on, a database it does not use.
+    """
+    target = resolve_target(config, app.instance_path)
+    database.initialize(open_database(target, config))
+    app.teardown_appcontext(close_connection)
+    log.info("database: %s", target.describe())
+    return target

@@ -1,0 +1,119 @@
+"""Every error a client can see: one definition each, and the handlers that send them.
+
+Clients branch on `error`, a stable snake_case key; `msg` is for people and
+stays Chinese like the original template's. Each key has exactly one HTTP
+status, so the status, the key and the message can never disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from service.db import UNAVAILABLE_ERRORS
+from service.envelope import failure
+from service.request_id import current_request_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    status: int
+    key: str
+    message: str
+
+
+class ApiError(Exception):
+    """Raised by views; turned into an envelope with the kind's status."""
+
+    def __init__(self, kind: ErrorKind, message: str | None = None) -> None:
+        super().__init__(kind.key)
+        self.kind = kind
+        self.message = message or kind.message
+
+
+MISSING_ACTION = ErrorKind(400, "missing_action", "缺少action参数")
+INVALID_ACTION = ErrorKind(400, "invalid_action", "action参数错误")
+INVALID_JSON = ErrorKind(400, "invalid_json", "请求体必须是JSON对象")
+NOT_FOUND = ErrorKind(404, "not_found", "接口不存在")
+METHOD_NOT_ALLOWED = ErrorKind(405, "method_not_allowed", "不支持该请求方法")
+PAYLOAD_TOO_LARGE = ErrorKind(413, "payload_too_large", "请求体过大")
+UNSUPPORTED_MEDIA_TYPE = ErrorKind(
+    415, "unsupported_media_type", "Content-Type必须是application/json"
+)
+INTERNAL_ERROR = ErrorKind(500, "internal_error", "服务器内部错误")
+DATABASE_UNAVAILABLE = ErrorKind(503, "database_unavailable", "数据库暂时不可用，请稍后重试")
+
+#: Werkzeug's own HTTP errors, for the codes a client can provoke on /api.
+_BY_STATUS = {
+    kind.status: kind
+    for kind in (NOT_FOUND, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE)
+}
+
+ALL_KINDS = (
+    MISSING_ACTION,
+    INVALID_ACTION,
+    INVALID_JSON,
+    NOT_FOUND,
+    METHOD_NOT_ALLOWED,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    INTERNAL_ERROR,
+    DATABASE_UNAVAILABLE,
+)
+
+
+def error_response(kind: ErrorKind, message: str | None = None) -> Response:
+    return failure(kind.status, kind.key, message or kind.message)
+
+
+def _is_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _on_api_error(error: ApiError) -> Response:
+    return error_response(error.kind, error.message)
+
+
+def _on_http_error(error: HTTPException) -> Response | HTTPException:
+    if not _is_api():
+        return error
+    kind = _BY_STATUS.get(error.code or 500)
+    if kind is None:
+        response = failure(error.code or 500, "http_error", error.name)
+    else:
+        response = error_response(kind)
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return response
+
+
+def _on_unavailable(error: Exception) -> Response:
+    log.warning(
+        "database unavailable: %s", type(error).__name__, extra={"request_id": current_request_id()}
+    )
+    return error_response(DATABASE_UNAVAILABLE)
+
+
+def _on_unexpected(error: Exception) -> Response:
+    log.error(
+        "unhandled %s on %s %s",
+        type(error).__name__,
+        request.method,
+        request.path,
+        exc_info=error,
+        extra={"request_id": current_request_id()},
+    )
+    return error_response(INTERNAL_ERROR)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(ApiError, _on_api_error)
+    app.register_error_handler(HTTPException, _on_http_error)
+    for error_type in UNAVAILABLE_ERRORS:
+        app.register_error_handler(error_type, _on_unavailable)
+    app.register_error_handler(Exception, _on_unexpected)

@@ -1,0 +1,32 @@
+"""Health checks: `/healthz` says the process answers, `/readyz` that it can reach its data.
+
+Cloud Run and the container's HEALTHCHECK restart on `/healthz`; a load
+balancer stops routing on `/readyz`. Keeping them apart means a database
+outage takes instances out of rotation without restarting every one of them.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from service import db
+from service.envelope import success
+from service.errors import DATABASE_UNAVAILABLE, error_response
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return success({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    try:
+        db.ping()
+    except db.UNAVAILABLE_ERRORS:
+        return error_response(DATABASE_UNAVAILABLE)
+    finally:
+        db.close_connection()
+    return success({"status": "ready", "database": db.dialect()})

@@ -1,0 +1,166 @@
+"""Schema migrations: peewee-migrate files in `migrations/`, applied safely.
+
+Tables are only ever made by these migrations, in production, in the
+integration suite and in unit tests alike, so all three share one schema.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import peewee as pw
+from peewee_migrate import Router
+
+from service import db
+from service.models import MODELS
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+LOCK_NAME = "service.migrations"
+LOCK_TIMEOUT_SECONDS = 300
+
+TEMPLATE = '''"""{name}: created by `flask db migrate`."""
+
+import peewee as pw
+from peewee_migrate import Migrator
+
+
+def migrate(migrator: Migrator, database: pw.Database, *, fake: bool = False) -> None:
+{migrate}
+
+
+def rollback(migrator: Migrator, database: pw.Database, *, fake: bool = False) -> None:
+{rollback}
+'''
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+class _Router(Router):
+    """peewee-migrate's file router, writing migrations that pass our linters."""
+
+    def compile(
+        self, name: str, migrate: str = "", rollback: str = "", num: int | None = None
+    ) -> str:
+        if num is None:
+            num = len(self.todo)
+        stem = f"{num + 1:03}_{name}"
+        body = {
+            "migrate": migrate.strip("\n") or "    pass",
+            "rollback": rollback.strip("\n") or "    pass",
+        }
+        path = self.migrate_dir / f"{stem}.py"
+        path.write_text(TEMPLATE.format(name=stem, **body), encoding="utf-8")
+        return stem
+
+
+def router(migrate_dir: Path | None = None) -> Router:
+    # The abstract base model would otherwise be picked up as a table.
+    return _Router(db.database, migrate_dir=migrate_dir or MIGRATIONS_DIR, ignore=["basemodel"])
+
+
+@dataclass(frozen=True)
+class Status:
+    applied: list[str]
+    pending: list[str]
+
+
+def status(migrate_dir: Path | None = None) -> Status:
+    r = router(migrate_dir)
+    applied = list(r.done)
+    return Status(applied=applied, pending=[n for n in r.todo if n not in set(applied)])
+
+
+@contextmanager
+def _exclusive() -> Iterator[None]:
+    """Hold a lock that every other migrating process respects.
+
+    Cloud Run may start several instances at once. On MySQL a named lock
+    (`GET_LOCK`, held by this connection) lets one of them migrate while the
+    others wait, then find nothing left to do. On SQLite an exclusive
+    transaction plays the same part across processes.
+    """
+    if not db.is_mysql():
+        with db.database.atomic("EXCLUSIVE"):
+            yield
+        return
+    database = db.database
+    database.connect(reuse_if_open=True)
+    got = database.execute_sql(
+        "SELECT GET_LOCK(%s, %s)", (LOCK_NAME, LOCK_TIMEOUT_SECONDS)
+    ).fetchone()[0]
+    if got != 1:
+        raise MigrationError(
+            f"another process held the migration lock for over {LOCK_TIMEOUT_SECONDS} s"
+        )
+    try:
+        yield
+    finally:
+        database.execute_sql("SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
+
+
+def upgrade(migrate_dir: Path | None = None) -> list[str]:
+    """Apply every pending migration; returns the names applied by this call."""
+    with _exclusive():
+        # A fresh router reads the applied list after the lock is ours.
+        applied: list[str] = router(migrate_dir).run()
+    for name in applied:
+        log.info("migration applied: %s", name)
+    return applied
+
+
+def downgrade(steps: int = 1, migrate_dir: Path | None = None) -> list[str]:
+    """Roll back the last `steps` applied migrations, newest first."""
+    rolled: list[str] = []
+    with _exclusive():
+        for _ in range(steps):
+            r = router(migrate_dir)
+            done = list(r.done)
+            if not done:
+                break
+            r.rollback()  # type: ignore[no-untyped-call]
+            rolled.append(done[-1])
+    for name in rolled:
+        log.info("migration rolled back: %s", name)
+    return rolled
+
+
+def create(
+    name: str,
+    migrate_dir: Path | None = None,
+    models: Sequence[type[pw.Model]] | None = None,
+) -> str | None:
+    """Write a migration for what the models have that the migrations lack; None if nothing."""
+    created: str | None = router(migrate_dir).create(name, auto=list(models or MODELS))
+    return created
+
+
+def upgrade_on_start(attempts: int = 15, delay: float = 2.0) -> list[str]:
+    """`upgrade()`, retried while the database cannot be reached.
+
+    Cloud Run's serverless MySQL may refuse the first connections while it
+    wakes up; giving up at once would crash-loop the instance instead.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return upgrade()
+        except db.UNAVAILABLE_ERRORS as error:
+            if attempt == attempts:
+                raise
+            log.warning(
+                "database not reachable for migrations (%s), attempt %d of %d",
+                type(error).__name__,
+                attempt,
+                attempts,
+            )
+            db.close_connection()
+            time.sleep(delay)
+    return []  # pragma: no cover - the loop returns or raises

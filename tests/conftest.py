@@ -1,0 +1,60 @@
+"""Fixtures shared by every suite: an app built by the factory, and its clients.
+
+Each suite decides where the data lives by overriding `database_url`: the
+unit suite uses SQLite in memory, the integration suite a fresh MySQL database.
+The tests themselves never know which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from service import create_app, db, migrations
+from service.config import Config
+
+TEST_TOKEN_SECRET = "unit-test-token-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def database_url() -> str:
+    return "sqlite:///:memory:"
+
+
+@pytest.fixture
+def file_database_url(tmp_path: Path) -> str:
+    """A database that several processes or threads can share at once."""
+    return f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+
+
+@pytest.fixture
+def config(database_url: str) -> Config:
+    return Config(
+        database_url=database_url,
+        token_secret=TEST_TOKEN_SECRET,
+        wx_appid="wx-test-appid",
+        wx_secret="wx-test-secret",
+        testing=True,
+    )
+
+
+@pytest.fixture
+def app(config: Config) -> Iterator[Flask]:
+    app = create_app(config)
+    migrations.upgrade()  # tables come from the migrations, as in production
+    yield app
+    db.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()

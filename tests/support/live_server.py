@@ -1,0 +1,140 @@
+"""The service under gunicorn, on a free loopback port, as the container runs it.
+
+The server runs with the project's `gunicorn.conf.py` (gunicorn reads it from
+the working directory), so the tests exercise the production configuration,
+not Flask's development server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+import requests
+
+from tests.support.net import free_port
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STARTUP_TIMEOUT = 60.0
+
+
+class ServerFailedToStart(RuntimeError):
+    pass
+
+
+class LiveServer:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        workers: int = 2,
+        startup_timeout: float | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.startup_timeout = startup_timeout or float(
+            os.environ.get("STARTUP_TIMEOUT", DEFAULT_STARTUP_TIMEOUT)
+        )
+        self._env = {
+            **os.environ,
+            **env,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": str(workers),
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._final_output = ""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "service:create_app()"]
+
+    def start(self) -> LiveServer:
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        self._process = subprocess.Popen(
+            self.command(),
+            cwd=PROJECT_ROOT,
+            env=self._env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() reaches every worker
+        )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise ServerFailedToStart(
+                    f"gunicorn exited with {self._process.returncode}:\n{self.output()}"
+                )
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise ServerFailedToStart(
+            f"gunicorn did not answer /healthz within {self.startup_timeout:.0f} s "
+            f"(STARTUP_TIMEOUT):\n{self.output()}"
+        )
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "server not started"
+        return self._process.pid
+
+    def signal(self, signum: int) -> None:
+        assert self._process is not None, "server not started"
+        self._process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        assert self._process is not None, "server not started"
+        return self._process.wait(timeout)
+
+    def output(self) -> str:
+        if self._log is None:
+            return self._final_output
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        """SIGTERM the whole process group, then SIGKILL what is left after 15 s."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+            except ProcessLookupError:
+                pass
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):  # workers that outlived their master
+                os.killpg(process.pid, signal.SIGKILL)
+        self._final_output = self.output()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

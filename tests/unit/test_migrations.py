@@ -1,0 +1,170 @@
+"""Migrations build the schema, and undo it, on whichever database the suite provides.
+
+The integration suite runs this module again on MySQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import peewee as pw
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from service import db, migrations
+from service.models import MODELS
+from tests.support.live_server import PROJECT_ROOT
+
+MIGRATION_NAMES = sorted(p.stem for p in migrations.MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.py"))
+
+
+def table_names() -> set[str]:
+    return {t for t in db.database.get_tables() if t != "migratehistory"}
+
+
+def test_models_and_migrated_database_agree(app: Flask) -> None:
+    assert table_names() == {m._meta.table_name for m in MODELS}
+    for model in MODELS:
+        columns = {c.name for c in db.database.get_columns(model._meta.table_name)}
+        fields = {f.column_name for f in model._meta.sorted_fields}
+        assert columns == fields, model.__name__
+
+
+def test_every_migration_is_applied_once(app: Flask) -> None:
+    state = migrations.status()
+    assert state.applied == MIGRATION_NAMES
+    assert state.pending == []
+    assert migrations.upgrade() == []
+
+
+def test_upgrade_down_to_nothing_and_up_again(app: Flask) -> None:
+    rolled = migrations.downgrade(len(MIGRATION_NAMES))
+    assert rolled == list(reversed(MIGRATION_NAMES))
+    assert table_names() == set()
+    assert migrations.status().pending == MIGRATION_NAMES
+    assert migrations.downgrade() == []
+
+    assert migrations.upgrade() == MIGRATION_NAMES
+    test_models_and_migrated_database_agree(app)
+
+
+def test_cli_reports_history_and_current(app: Flask, runner: FlaskCliRunner) -> None:
+    migrations.downgrade()
+    history = runner.invoke(args=["db", "history"])
+    assert history.exit_code == 0, history.output
+    lines = history.output.splitlines()
+    assert lines[-1] == f"[ ] {MIGRATION_NAMES[-1]}"
+    assert all(line.startswith("[x] ") for line in lines[:-1])
+
+    current = runner.invoke(args=["db", "current"])
+    expected = MIGRATION_NAMES[-2] if len(MIGRATION_NAMES) > 1 else "(none applied)"
+    assert current.output.strip() == expected
+
+
+def test_cli_upgrade_and_downgrade(app: Flask, runner: FlaskCliRunner) -> None:
+    down = runner.invoke(args=["db", "downgrade", str(len(MIGRATION_NAMES))])
+    assert down.exit_code == 0, down.output
+    assert down.output.splitlines() == [f"rolled back {n}" for n in reversed(MIGRATION_NAMES)]
+    assert runner.invoke(args=["db", "downgrade"]).output.strip() == "nothing to roll back"
+
+    up = runner.invoke(args=["db", "upgrade"])
+    assert up.exit_code == 0, up.output
+    assert up.output.splitlines() == [f"applied {n}" for n in MIGRATION_NAMES]
+    assert runner.invoke(args=["db", "upgrade"]).output.strip() == "nothing to apply"
+
+
+def test_cli_refuses_zero_steps(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["db", "downgrade", "0"])
+    assert result.exit_code != 0
+    assert migrations.status().pending == []
+
+
+def test_migrate_finds_nothing_when_models_match(app: Flask, tmp_path: Path) -> None:
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, copy)
+    assert migrations.create("nothing", migrate_dir=copy) is None
+    assert sorted(p.name for p in copy.glob("*.py")) == [f"{n}.py" for n in MIGRATION_NAMES]
+
+
+def flask_cli(project: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(project)}
+    env.pop("FLASK_APP", None)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_migrate_writes_exactly_the_added_column(tmp_path: Path, file_database_url: str) -> None:
+    """A developer adds a field, runs `flask db migrate -m x`, and gets that column only."""
+    project = tmp_path / "project"
+    for part in ("service", "migrations"):
+        skip = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(PROJECT_ROOT / part, project / part, ignore=skip)
+    shutil.copy(PROJECT_ROOT / "wsgi.py", project / "wsgi.py")
+    models = project / "service" / "models.py"
+    source = models.read_text(encoding="utf-8")
+    marker = "    count = pw.IntegerField(default=0)\n"
+    assert marker in source
+    models.write_text(
+        source.replace(marker, marker + "    label = pw.CharField(max_length=40, null=True)\n"),
+        encoding="utf-8",
+    )
+
+    made = flask_cli(project, file_database_url, "db", "migrate", "-m", "x")
+    assert made.returncode == 0, made.stderr
+    new_files = sorted(
+        {p.name for p in (project / "migrations").glob("*.py")}
+        - {f"{n}.py" for n in MIGRATION_NAMES}
+    )
+    assert new_files == [f"{len(MIGRATION_NAMES) + 1:03}_x.py"]
+    text = (project / "migrations" / new_files[0]).read_text(encoding="utf-8")
+    assert "migrator.add_fields(" in text
+    assert "label=pw.CharField(max_length=40, null=True)" in text
+    assert "migrator.remove_fields('Counters', 'label')" in text
+    assert text.count("Field(") == 1  # that column, nothing else
+
+    applied = flask_cli(project, file_database_url, "db", "upgrade")
+    assert applied.returncode == 0, applied.stderr
+    assert f"applied {new_files[0][:-3]}" in applied.stdout
+    database = pw.SqliteDatabase(file_database_url.removeprefix("sqlite:///"))
+    assert "label" in {c.name for c in database.get_columns("Counters")}
+    database.close()
+    rolled = flask_cli(project, file_database_url, "db", "downgrade")
+    assert rolled.returncode == 0, rolled.stderr
+    assert "label" not in {c.name for c in database.get_columns("Counters")}
+    database.close()
+
+
+def test_concurrent_upgrades_apply_each_migration_once(
+    tmp_path: Path, file_database_url: str
+) -> None:
+    """Two instances starting at once: both succeed, one applies, the other finds nothing left."""
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "flask", "db", "upgrade"],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "DATABASE_URL": file_database_url},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = []
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        outputs.append(out)
+    applied = [line for out in outputs for line in out.splitlines() if line.startswith("applied ")]
+    assert sorted(applied) == [f"applied {n}" for n in MIGRATION_NAMES]
+    assert any("nothing to apply" in out.splitlines() for out in outputs)
