@@ -1,0 +1,351 @@
+"""Where the integration suite's MySQL comes from, in a fixed order of preference.
+
+1. `MYSQL_ADDRESS` is set: that server (with `MYSQL_USERNAME` / `MYSQL_PASSWORD`).
+2. A Docker engine answers: testcontainers runs `MYSQL_IMAGE` (default mysql:8.4).
+3. A `mariadbd` or `mysqld` binary is installed: a throwaway server in a
+   temporary data directory on a free loopback port.
+4. Nothing: `NoMySQLAvailable`, whose message names everything that was tried.
+
+Whichever it is, the suite only ever works in databases it creates itself.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import pymysql
+
+from tests.support.net import free_port
+
+log = logging.getLogger(__name__)
+
+DEFAULT_IMAGE = "mysql:8.4"
+READY_TIMEOUT = 90.0
+
+
+class NoMySQLAvailable(RuntimeError):
+    pass
+
+
+@dataclass
+class MySQLServer:
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    provider: str
+    description: str
+
+    def url(self, database: str) -> str:
+        credentials = quote(self.user, safe="")
+        if self.password:
+            credentials += ":" + quote(self.password, safe="")
+        return f"mysql://{credentials}@{self.host}:{self.port}/{database}"
+
+    def connect(self, **kwargs: Any) -> pymysql.connections.Connection:
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=5,
+            **kwargs,
+        )
+
+    def execute(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        with closing(self.connect()) as conn, conn.cursor() as cursor:
+            cursor.execute(sql, args or None)
+            return list(cursor.fetchall())
+
+    def create_database(self, prefix: str = "it") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        self.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        return name
+
+    def drop_database(self, name: str) -> None:
+        if not name.startswith("it_"):  # never anything the suite did not create
+            raise ValueError(f"refusing to drop {name!r}")
+        self.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+    @contextmanager
+    def scratch_database(self, prefix: str = "it") -> Iterator[str]:
+        name = self.create_database(prefix)
+        try:
+            yield name
+        finally:
+            self.drop_database(name)
+
+
+class Provider(Protocol):
+    name: str
+
+    def start(self) -> MySQLServer: ...
+
+    def stop(self) -> None: ...
+
+
+def wait_until_accepting(server: MySQLServer, timeout: float, alive: Callable[[], bool]) -> None:
+    """Until a real login and query succeed: an open port alone is not a ready server."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if not alive():
+            raise NoMySQLAvailable(f"{server.provider}: the server exited while starting")
+        try:
+            server.execute("SELECT 1")
+            return
+        except pymysql.MySQLError as error:
+            last = error
+            time.sleep(0.25)
+    raise NoMySQLAvailable(f"{server.provider}: not accepting logins after {timeout:.0f} s: {last}")
+
+
+class ExternalServer:
+    """A server somebody else runs, named by MYSQL_ADDRESS."""
+
+    name = "external"
+
+    def __init__(self, address: str, user: str, password: str) -> None:
+        host, _, port = address.rpartition(":")
+        if not host:
+            host, port = address, "3306"
+        self.server = MySQLServer(
+            host, int(port), user, password, self.name, f"MYSQL_ADDRESS={host}:{port}"
+        )
+
+    def start(self) -> MySQLServer:
+        wait_until_accepting(self.server, 15, alive=lambda: True)
+        return self.server
+
+    def stop(self) -> None:
+        pass
+
+
+class ContainerServer:
+    """mysql:8.4 (or MYSQL_IMAGE) in Docker, through testcontainers; removed afterwards."""
+
+    name = "testcontainers"
+
+    def __init__(self, image: str) -> None:
+        self.image = image
+        self._container: Any = None
+
+    def start(self) -> MySQLServer:
+        from testcontainers.mysql import MySqlContainer
+
+        container = MySqlContainer(self.image, username="root", password="it-root", dbname="it")
+        self._container = container.start()
+        server = MySQLServer(
+            container.get_container_host_ip(),
+            int(container.get_exposed_port(3306)),
+            "root",
+            "it-root",
+            self.name,
+            f"container {self.image}",
+        )
+        wait_until_accepting(server, READY_TIMEOUT, alive=lambda: True)
+        return server
+
+    def stop(self) -> None:
+        if self._container is not None:
+            self._container.stop()
+            self._container = None
+
+
+class LocalBinaryServer:
+    """A throwaway mariadbd/mysqld: temp data directory, free loopback port, no root password."""
+
+    name = "local-binary"
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self._dir: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def _is_mariadb(self) -> bool:
+        version = subprocess.run(
+            [self.binary, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+        return "mariadb" in version.stdout.lower()
+
+    def _initialise(self, datadir: Path) -> None:
+        if self._is_mariadb():
+            installer = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+            if installer is None:
+                raise NoMySQLAvailable("local-binary: mariadb-install-db not found")
+            command = [
+                installer,
+                "--no-defaults",
+                f"--datadir={datadir}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                f"--user={_user()}",
+            ]
+        else:
+            command = [
+                self.binary,
+                "--no-defaults",
+                "--initialize-insecure",
+                f"--datadir={datadir}",
+                f"--user={_user()}",
+            ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+        if done.returncode != 0:
+            raise NoMySQLAvailable(
+                f"local-binary: initialising the data directory failed:\n{done.stdout}{done.stderr}"
+            )
+
+    def start(self) -> MySQLServer:
+        self._dir = Path(tempfile.mkdtemp(prefix="mysql-it-"))
+        datadir = self._dir / "data"
+        self._initialise(datadir)
+        self.port = free_port()
+        self._process = self._spawn()
+        server = MySQLServer(
+            "127.0.0.1",
+            self.port,
+            "root",
+            "",
+            self.name,
+            f"{Path(self.binary).name} in {self._dir}",
+        )
+        try:
+            wait_until_accepting(server, READY_TIMEOUT, alive=self.running)
+        except BaseException:
+            self.stop()
+            raise
+        return server
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def pause(self) -> None:
+        """Stop the server but keep its data, to simulate an outage."""
+        if self._process is None:
+            return
+        self._process.send_signal(signal.SIGTERM)
+        self._process.wait(60)
+        self._process = None
+
+    def resume(self) -> None:
+        """Start the same server again, on the same port and data."""
+        assert self._dir is not None, "never started"
+        assert self._process is None, "still running"
+        self._process = self._spawn()
+        wait_until_accepting(
+            MySQLServer("127.0.0.1", self.port, "root", "", self.name, ""),
+            READY_TIMEOUT,
+            alive=self.running,
+        )
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        assert self._dir is not None
+        command = [
+            self.binary,
+            "--no-defaults",
+            f"--datadir={self._dir / 'data'}",
+            f"--socket={self._dir / 'mysqld.sock'}",
+            f"--pid-file={self._dir / 'mysqld.pid'}",
+            f"--log-error={self._dir / 'error.log'}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--user={_user()}",
+            "--innodb-buffer-pool-size=128M",
+            "--max-connections=300",
+            "--skip-log-bin",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+        ]
+        return subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def _user() -> str:
+    return getpass.getuser()
+
+
+def docker_engine_answers(env: Mapping[str, str], timeout: float = 2.0) -> bool:
+    """Ask the engine for `/_ping` ourselves: the Docker SDK leaks a socket when none answers."""
+    host = env.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    parts = urlsplit(host)
+    try:
+        if parts.scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            target: Any = parts.path
+        elif parts.scheme in ("tcp", "http"):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            target = (parts.hostname or "127.0.0.1", parts.port or 2375)
+        else:
+            return False
+        with closing(sock):
+            sock.connect(target)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            reply = sock.recv(1024)
+    except OSError:
+        return False
+    return reply.startswith(b"HTTP/1.") and b" 200 " in reply.split(b"\r\n", 1)[0]
+
+
+def find_server_binary(which: Callable[[str], str | None] = shutil.which) -> str | None:
+    """The server binary, also where sbin is not on PATH (Debian installs it there)."""
+    for name in ("mariadbd", "mysqld"):
+        for candidate in (name, f"/usr/sbin/{name}"):
+            found = which(candidate)
+            if found:
+                return found
+    return None
+
+
+def choose_provider(
+    env: Mapping[str, str],
+    docker: Callable[[Mapping[str, str]], bool] = docker_engine_answers,
+    binary: Callable[[], str | None] = find_server_binary,
+) -> Provider:
+    address = env.get("MYSQL_ADDRESS", "").strip()
+    if address:
+        return ExternalServer(
+            address, env.get("MYSQL_USERNAME") or "root", env.get("MYSQL_PASSWORD", "")
+        )
+    if docker(env):
+        return ContainerServer(env.get("MYSQL_IMAGE") or DEFAULT_IMAGE)
+    found = binary()
+    if found:
+        return LocalBinaryServer(found)
+    raise NoMySQLAvailable(
+        "no MySQL for the integration suite: MYSQL_ADDRESS is not set, no Docker engine "
+        f"answered at {env.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}, and neither "
+        "mariadbd nor mysqld is installed (install one, start Docker, or set MYSQL_ADDRESS)"
+    )

@@ -1,0 +1,3 @@
+from tests.support.envfiles import load_mode
+
+load_mode("unit")
