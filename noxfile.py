@@ -115,3 +115,14 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     install(session, "dev")
     session.run("mypy", "service")
+
+
+@nox.session(python=CONTAINER_PYTHON)
+def coverage(session: nox.Session) -> None:
+    """Combine the unit and integration runs (and the servers they started) into one report."""
+    session.install("coverage[toml]>=7.10")
+    parts = [p.name for p in ROOT.glob(".coverage.*") if p.suffix in (".unit", ".integration")]
+    if not parts:
+        session.error("no coverage data: run `nox -s unit integration` first")
+    session.run("coverage", "combine", "--keep", "--data-file=.coverage", *sorted(parts))
+    session.run("coverage", "report", "--data-file=.coverage")

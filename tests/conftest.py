@@ -7,6 +7,7 @@ The tests themselves never know which.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +17,20 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from service import create_app, db, migrations
 from service.config import Config
+from tests.support.wechat_credentials import missing_real_credentials
 
 TEST_TOKEN_SECRET = "unit-test-token-secret-0123456789abcdef"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `wechat` call the real API: on placeholder credentials they skip, saying why."""
+    problem = missing_real_credentials(os.environ)
+    if problem is None:
+        return
+    skip = pytest.mark.skip(reason=f"real WeChat API not called: {problem}")
+    for item in items:
+        if "wechat" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

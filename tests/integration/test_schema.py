@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
@@ -24,3 +26,16 @@ def test_every_table_is_utf8mb4(app: Flask) -> None:
     tables = rendered.count("CREATE TABLE")
     assert tables >= 2
     assert rendered.count("DEFAULT CHARSET=utf8mb4;") == tables
+
+
+def test_schema_command_prints_the_ddl(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["db", "schema"])
+    assert result.exit_code == 0, result.output
+    assert result.output == schema.render()
+
+
+def test_schema_command_writes_a_file(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "schema.sql"
+    result = runner.invoke(args=["db", "schema", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text(encoding="utf-8") == schema.render()

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import peewee as pw
 import pytest
+from flask import Flask
 from playhouse.pool import PooledMySQLDatabase
 
-from service import create_app, db, migrations
+from service import create_app, db, migrations, schema
 from service.config import Config, ConfigError
 from service.db import Target, open_database, resolve_target
 
@@ -117,3 +118,8 @@ def test_connection_is_closed_after_each_request() -> None:
         assert db.database.is_closed()
     finally:
         db.dispose()
+
+
+def test_schema_is_only_rendered_from_mysql(app: Flask) -> None:
+    with pytest.raises(RuntimeError, match="MySQL"):
+        schema.render()

@@ -77,10 +77,10 @@ def test_not_ready_while_the_database_is_unreachable(unreachable_app: Flask) -> 
     assert response.json["error"] == "database_unavailable"
 
 
-def test_ready_when_the_database_answers(client: FlaskClient) -> None:
+def test_ready_when_the_database_answers(client: FlaskClient, database_url: str) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json["data"] == {"status": "ready", "database": "sqlite"}
+    assert ready.json["data"] == {"status": "ready", "database": database_url.split(":")[0]}
 
 
 def test_liveness_needs_no_database(unreachable_app: Flask) -> None:

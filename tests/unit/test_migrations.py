@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import peewee as pw
+import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
@@ -112,3 +114,36 @@ def test_concurrent_upgrades_apply_each_migration_once(
     applied = [line for out in outputs for line in out.splitlines() if line.startswith("applied ")]
     assert sorted(applied) == [f"applied {n}" for n in MIGRATION_NAMES]
     assert any("nothing to apply" in out.splitlines() for out in outputs)
+
+
+def test_start_up_waits_for_a_database_that_is_still_waking(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cloud Run's serverless MySQL refuses connections for a while after waking up."""
+    real_upgrade = migrations.upgrade
+    calls: list[int] = []
+    naps: list[float] = []
+
+    def waking_upgrade() -> list[str]:
+        calls.append(1)
+        if len(calls) < 3:
+            raise pw.OperationalError('(2003, "Can\'t connect to MySQL server")')
+        return real_upgrade()
+
+    monkeypatch.setattr(migrations, "upgrade", waking_upgrade)
+    monkeypatch.setattr(migrations.time, "sleep", naps.append)
+    migrations.downgrade(len(MIGRATION_NAMES))
+    assert migrations.upgrade_on_start(attempts=5, delay=0.5) == MIGRATION_NAMES
+    assert (len(calls), naps) == (3, [0.5, 0.5])
+
+
+def test_start_up_gives_up_after_the_last_attempt(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreachable() -> list[str]:
+        raise pw.OperationalError("unreachable")
+
+    monkeypatch.setattr(migrations, "upgrade", unreachable)
+    monkeypatch.setattr(migrations.time, "sleep", lambda _: None)
+    with pytest.raises(pw.OperationalError):
+        migrations.upgrade_on_start(attempts=3, delay=0)

@@ -1,0 +1,143 @@
+"""Which MySQL the integration suite picks, and how it says it found none."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.support.mysql import (
+    ContainerServer,
+    ExternalServer,
+    LocalBinaryServer,
+    MySQLServer,
+    NoMySQLAvailable,
+    choose_provider,
+    docker_engine_answers,
+    find_server_binary,
+)
+
+
+def docker_up(env: Mapping[str, str]) -> bool:
+    return True
+
+
+def docker_down(env: Mapping[str, str]) -> bool:
+    return False
+
+
+def no_binary() -> str | None:
+    return None
+
+
+def mariadbd() -> str | None:
+    return "/usr/sbin/mariadbd"
+
+
+def test_mysql_address_wins_over_everything() -> None:
+    env = {"MYSQL_ADDRESS": "db.internal:3310", "MYSQL_USERNAME": "app", "MYSQL_PASSWORD": "pw"}
+    provider = choose_provider(env, docker=docker_up, binary=mariadbd)
+    assert isinstance(provider, ExternalServer)
+    assert (provider.server.host, provider.server.port) == ("db.internal", 3310)
+    assert (provider.server.user, provider.server.password) == ("app", "pw")
+
+
+def test_mysql_address_without_port_and_user_defaults() -> None:
+    provider = choose_provider({"MYSQL_ADDRESS": "db"}, docker=docker_up, binary=mariadbd)
+    assert isinstance(provider, ExternalServer)
+    assert (provider.server.port, provider.server.user) == (3306, "root")
+
+
+def test_docker_comes_second_with_mysql_8_4() -> None:
+    provider = choose_provider({}, docker=docker_up, binary=mariadbd)
+    assert isinstance(provider, ContainerServer)
+    assert provider.image == "mysql:8.4"
+
+
+def test_mysql_image_overrides_the_container_image() -> None:
+    provider = choose_provider({"MYSQL_IMAGE": "mysql:9.1"}, docker=docker_up, binary=mariadbd)
+    assert isinstance(provider, ContainerServer)
+    assert provider.image == "mysql:9.1"
+
+
+def test_local_binary_comes_third() -> None:
+    provider = choose_provider({}, docker=docker_down, binary=mariadbd)
+    assert isinstance(provider, LocalBinaryServer)
+    assert provider.binary == "/usr/sbin/mariadbd"
+
+
+def test_nothing_found_names_everything_tried() -> None:
+    with pytest.raises(NoMySQLAvailable) as caught:
+        choose_provider({}, docker=docker_down, binary=no_binary)
+    message = str(caught.value)
+    assert "\n" not in message
+    for tried in ("MYSQL_ADDRESS", "Docker", "mariadbd", "mysqld"):
+        assert tried in message
+
+
+def test_binary_is_found_in_sbin_when_path_lacks_it() -> None:
+    def which(name: str) -> str | None:
+        return name if name == "/usr/sbin/mysqld" else None
+
+    assert find_server_binary(which) == "/usr/sbin/mysqld"
+
+
+def test_mariadbd_is_preferred_to_mysqld() -> None:
+    def which(name: str) -> str | None:
+        return f"/bin/{name}" if name in ("mariadbd", "mysqld") else None
+
+    assert find_server_binary(which) == "/bin/mariadbd"
+
+
+def _serve_once(sock: socket.socket, reply: bytes) -> None:
+    conn, _ = sock.accept()
+    with conn:
+        conn.recv(1024)
+        conn.sendall(reply)
+
+
+@pytest.fixture
+def unix_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
+    path = str(tmp_path / "docker.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    yield server, path
+    server.close()
+
+
+def test_docker_probe_accepts_an_engine_that_pongs(unix_socket: tuple[socket.socket, str]) -> None:
+    server, path = unix_socket
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
+    thread = threading.Thread(target=_serve_once, args=(server, reply))
+    thread.start()
+    assert docker_engine_answers({"DOCKER_HOST": f"unix://{path}"})
+    thread.join(5)
+
+
+def test_docker_probe_rejects_a_socket_that_errors(unix_socket: tuple[socket.socket, str]) -> None:
+    server, path = unix_socket
+    reply = b"HTTP/1.1 500 Internal Server Error\r\n\r\n"
+    thread = threading.Thread(target=_serve_once, args=(server, reply))
+    thread.start()
+    assert not docker_engine_answers({"DOCKER_HOST": f"unix://{path}"})
+    thread.join(5)
+
+
+def test_docker_probe_says_no_when_nothing_listens(tmp_path: Path) -> None:
+    assert not docker_engine_answers({"DOCKER_HOST": f"unix://{tmp_path / 'absent.sock'}"})
+    assert not docker_engine_answers({"DOCKER_HOST": "ssh://somewhere"})
+
+
+def test_server_url_quotes_credentials() -> None:
+    server = MySQLServer("h", 3306, "u@x", "p/w:d", "external", "")
+    assert server.url("it_1") == "mysql://u%40x:p%2Fw%3Ad@h:3306/it_1"
+
+
+def test_only_suite_databases_can_be_dropped() -> None:
+    server = MySQLServer("h", 3306, "root", "", "external", "")
+    with pytest.raises(ValueError, match="refusing"):
+        server.drop_database("flask_demo")
