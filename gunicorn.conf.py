@@ -14,10 +14,32 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
+# No runtime control socket (gunicorn 25.1+): the container is managed by its
+# platform, and servers started side by side would contend for one socket path.
+control_socket_disable = True
 # Requests are logged by the app itself, as JSON with their request id.
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# gunicorn's own lines (start, workers, signals) in the app's JSON format, on stdout.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+        }
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": loglevel.upper(), "propagate": False},
+    },
+    # gunicorn merges this into its defaults key by key; the root logger is left
+    # to the app (service.logs), which gives it the same JSON handler.
+    "root": {"level": "WARNING", "handlers": []},
+}
 
 
 def on_starting(server: object) -> None:

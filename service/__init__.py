@@ -9,7 +9,7 @@ import os
 
 from flask import Flask
 
-from service import cli, counter, db, errors, health, index, logs, request_id
+from service import access_log, cli, counter, db, errors, health, index, logs, request_id
 from service.config import Config
 
 
@@ -28,6 +28,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     request_id.init_app(app)
+    access_log.init_app(app)
     errors.register(app)
     db.init_app(app, config)
     cli.init_app(app)

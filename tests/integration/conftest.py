@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support.compose import ComposeStack, DockerUnavailable, docker_mode
 from tests.support.envfiles import load_mode
 from tests.support.live_server import LiveServer
 from tests.support.mysql import MySQLServer, NoMySQLAvailable, Provider, choose_provider
@@ -89,10 +91,37 @@ def file_database_url(database_url: str) -> str:
     return database_url
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    try:
+        session.config.stash[_DOCKER_MODE] = docker_mode(os.environ)
+    except DockerUnavailable as error:
+        pytest.exit(f"integration: {error}", returncode=1)
+
+
+_DOCKER_MODE = pytest.StashKey[bool]()
+
+
 @pytest.fixture(scope="module")
-def live_server(mysql_server: MySQLServer) -> Iterator[LiveServer]:
-    """gunicorn with the container's configuration, migrating its own database at start."""
+def live_server(
+    request: pytest.FixtureRequest, mysql_server: MySQLServer
+) -> Iterator[LiveServer | ComposeStack]:
+    """The service over HTTP: gunicorn as the container runs it, or the built container itself.
+
+    By default a local gunicorn with the project's gunicorn.conf.py, migrating
+    its own database at start; with RUN_DOCKER_INTEGRATION_TESTS=true the image
+    built from docker/Dockerfile under docker/docker-compose.yml.
+    """
+    if request.config.stash.get(_DOCKER_MODE, False):
+        with ComposeStack() as stack:
+            yield stack
+        return
     with mysql_server.scratch_database() as name:
-        env = {"DATABASE_URL": mysql_server.url(name), "AUTO_MIGRATE": "true"}
+        env = {
+            "DATABASE_URL": mysql_server.url(name),
+            "AUTO_MIGRATE": "true",
+            # Values the tests can look for in the server's output: none may appear.
+            "TOKEN_SECRET": f"it-token-secret-{secrets.token_hex(16)}",
+            "WX_SECRET": f"it-wx-secret-{secrets.token_hex(8)}",
+        }
         with LiveServer(env, workers=2) as server:
             yield server

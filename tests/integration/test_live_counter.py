@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -103,3 +104,25 @@ def test_2000_incs_from_32_clients_return_exactly_1_to_2000(server: LiveServer) 
     values = concurrent_incs(server.url, total=2000, clients=32)
     assert sorted(values) == list(range(1, 2001))
     assert get_count(server) == 2000
+
+
+def test_one_json_access_line_per_request_and_no_secrets(server: LiveServer) -> None:
+    ids = [f"it-log-{n}" for n in range(12)]
+    for n, rid in enumerate(ids):
+        headers = {"X-Request-ID": rid}
+        if n % 3 == 0:
+            requests.get(f"{server.url}/api/count?token=query-secret", headers=headers, timeout=5)
+        elif n % 3 == 1:
+            post(server, json={"action": "inc"}, headers=headers)
+        else:
+            requests.get(f"{server.url}/api/nope", headers=headers, timeout=5)
+
+    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    access = [entry for entry in lines if entry.get("logger") == "service.access"]
+    for rid in ids:
+        mine = [entry for entry in access if entry["request_id"] == rid]
+        assert len(mine) == 1, rid
+        assert {"method", "path", "status", "duration_ms"} <= set(mine[0])
+    output = server.output()
+    for secret in (server.env["TOKEN_SECRET"], server.env["WX_SECRET"], "query-secret"):
+        assert secret not in output

@@ -37,6 +37,7 @@ class LiveServer:
         *,
         workers: int = 2,
         startup_timeout: float | None = None,
+        command: list[str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -44,26 +45,27 @@ class LiveServer:
         self.startup_timeout = startup_timeout or float(
             os.environ.get("STARTUP_TIMEOUT", DEFAULT_STARTUP_TIMEOUT)
         )
-        self._env = {
+        self.env = {
             **os.environ,
             **env,
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "WEB_CONCURRENCY": str(workers),
         }
+        self._command = command
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._final_output = ""
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "gunicorn", "service:create_app()"]
+        return self._command or [sys.executable, "-m", "gunicorn", "service:create_app()"]
 
     def start(self) -> LiveServer:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self._process = subprocess.Popen(
             self.command(),
             cwd=PROJECT_ROOT,
-            env=self._env,
+            env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() reaches every worker

@@ -57,15 +57,13 @@ class MySQLServer:
         return f"mysql://{credentials}@{self.host}:{self.port}/{database}"
 
     def connect(self, **kwargs: Any) -> pymysql.connections.Connection:
+        options: dict[str, Any] = {"charset": "utf8mb4", "autocommit": True, "connect_timeout": 5}
         return pymysql.connect(
             host=self.host,
             port=self.port,
             user=self.user,
             password=self.password,
-            charset="utf8mb4",
-            autocommit=True,
-            connect_timeout=5,
-            **kwargs,
+            **(options | kwargs),
         )
 
     def execute(self, sql: str, *args: object) -> list[tuple[Any, ...]]:

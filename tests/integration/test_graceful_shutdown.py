@@ -1,0 +1,56 @@
+"""SIGTERM while increments are in flight: every increment a client saw succeed is stored."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+
+import requests
+
+from tests.support.live_server import LiveServer
+from tests.support.mysql import MySQLServer
+
+
+def test_sigterm_with_20_incs_in_flight_loses_none(mysql_server: MySQLServer) -> None:
+    with mysql_server.scratch_database() as name:
+        env = {"DATABASE_URL": mysql_server.url(name), "AUTO_MIGRATE": "true"}
+        server = LiveServer(env, workers=2).start()
+        try:
+            requests.post(f"{server.url}/api/count", json={"action": "inc"}, timeout=5)
+            requests.post(f"{server.url}/api/count", json={"action": "clear"}, timeout=5)
+
+            # Hold the counter row locked so that the incs queue up inside MySQL:
+            # they are then truly in flight when gunicorn is told to stop.
+            with closing(mysql_server.connect(database=name, autocommit=False)) as lock:
+                with lock.cursor() as cursor:
+                    cursor.execute("SELECT count FROM Counters WHERE id = 1 FOR UPDATE")
+                started = threading.Barrier(21)
+
+                def inc(_: int) -> int:
+                    started.wait()
+                    try:
+                        return requests.post(
+                            f"{server.url}/api/count", json={"action": "inc"}, timeout=30
+                        ).status_code
+                    except requests.RequestException:
+                        return 0
+
+                with ThreadPoolExecutor(max_workers=20) as pool:
+                    futures = [pool.submit(inc, n) for n in range(20)]
+                    started.wait()
+                    time.sleep(1.0)
+                    server.signal(signal.SIGTERM)
+                    time.sleep(0.5)
+                    lock.rollback()  # release the row: the queued incs proceed
+                    statuses = [f.result(timeout=60) for f in futures]
+            assert server.wait(timeout=60) == 0
+        finally:
+            server.stop()
+
+        succeeded = sum(1 for status in statuses if 200 <= status < 300)
+        stored = mysql_server.execute(f"SELECT count FROM `{name}`.Counters WHERE id = 1")[0][0]
+        assert stored == succeeded
+        assert succeeded >= 16, f"only {succeeded} of 20 in-flight incs completed: {statuses}"

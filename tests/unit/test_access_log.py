@@ -1,0 +1,81 @@
+"""Every request leaves exactly one access-log line with its request id, and no secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from flask.testing import FlaskClient
+
+from service import counter
+from service.logs import JsonFormatter, mask
+
+
+def access_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "service.access"]
+
+
+def test_each_request_logs_one_line_with_its_request_id(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="service")
+    requests = [
+        ("get", "/api/count", {}, 200),
+        ("post", "/api/count", {"json": {"action": "inc"}}, 200),
+        ("post", "/api/count", {"json": {"action": "nope"}}, 400),
+        ("get", "/api/missing", {}, 404),
+        ("get", "/healthz", {}, 200),
+        ("get", "/", {}, 200),
+    ]
+    for n, (method, path, kwargs, _) in enumerate(requests):
+        getattr(client, method)(path, headers={"X-Request-ID": f"rid-{n}"}, **kwargs)
+
+    records = access_records(caplog)
+    assert [r.request_id for r in records] == [f"rid-{n}" for n in range(len(requests))]  # type: ignore[attr-defined]
+    for record, (method, path, _, status) in zip(records, requests, strict=True):
+        assert (record.method, record.path, record.status) == (method.upper(), path, status)  # type: ignore[attr-defined]
+        assert record.duration_ms >= 0  # type: ignore[attr-defined]
+
+
+def test_a_crash_still_logs_one_access_line(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash() -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(counter, "current", crash)
+    caplog.set_level(logging.INFO, logger="service")
+    client.get("/api/count", headers={"X-Request-ID": "rid-crash"})
+    records = access_records(caplog)
+    assert [(r.request_id, r.status) for r in records] == [("rid-crash", 500)]  # type: ignore[attr-defined]
+
+
+def test_query_strings_never_reach_the_log(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="service")
+    client.get("/api/count?access_token=tok-SECRET-value&code=abc")
+    line = JsonFormatter().format(access_records(caplog)[0])
+    assert "tok-SECRET-value" not in line
+    assert json.loads(line)["path"] == "/api/count"
+
+
+def test_access_line_is_one_json_object(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="service")
+    client.get("/api/count", headers={"X-Request-ID": "rid-json"})
+    line = JsonFormatter().format(access_records(caplog)[0])
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["logger"] == "service.access"
+    assert {"method", "path", "status", "duration_ms", "request_id", "time", "level"} <= set(entry)
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [("oGZUI0egBJY1zhBYw2KhdUfwVJJE", "oGZ***JJE"), ("short", "***"), ("", "***")],
+)
+def test_identifiers_are_masked(value: str, masked: str) -> None:
+    assert mask(value) == masked

@@ -1,0 +1,145 @@
+"""The container, compose and Cloud Run files agree with each other and with the service."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from service.config import Config
+from tests.support.live_server import PROJECT_ROOT
+
+DOCKER = PROJECT_ROOT / "docker"
+
+
+class Dockerfile:
+    """The few instructions the tests rely on, read from the final stage."""
+
+    def __init__(self, path: Path) -> None:
+        text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+        stages = re.split(r"^FROM\s", text, flags=re.MULTILINE)
+        self.final = "FROM " + stages[-1]
+        self.base_images = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
+
+    def instructions(self, name: str) -> list[str]:
+        return re.findall(rf"^{name}\s+(.+)$", self.final, flags=re.MULTILINE)
+
+    @property
+    def env(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for line in self.instructions("ENV"):
+            for token in shlex.split(line):
+                key, _, value = token.partition("=")
+                found[key] = value
+        return found
+
+    @property
+    def cmd(self) -> list[str]:
+        (line,) = self.instructions("CMD")
+        return list(json.loads(line))
+
+
+def dockerfile() -> Dockerfile:
+    return Dockerfile(DOCKER / "Dockerfile")
+
+
+def compose(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((DOCKER / name).read_text(encoding="utf-8"))
+    return data
+
+
+def variables_the_config_reads() -> set[str]:
+    class Recording(dict[str, str]):
+        def get(self, key: str, default: Any = None) -> Any:
+            seen.add(key)
+            return super().get(key, default)
+
+    seen: set[str] = set()
+    Config.from_env(Recording())
+    return seen
+
+
+def test_image_is_python_3_12_slim_multi_stage() -> None:
+    image = dockerfile()
+    assert image.base_images == ["python:3.12-slim", "python:3.12-slim"]
+    assert "COPY --from=builder" in image.final
+
+
+def test_image_runs_gunicorn_as_a_non_root_user() -> None:
+    image = dockerfile()
+    assert image.cmd == ["gunicorn", "service:create_app()"]
+    (user,) = image.instructions("USER")
+    assert user.strip() not in ("root", "0")
+    assert image.instructions("HEALTHCHECK")
+    assert "/healthz" in image.instructions("HEALTHCHECK")[0]
+
+
+def test_image_sets_production_and_migrations_at_start() -> None:
+    env = dockerfile().env
+    assert env["APP_ENV"] == "production"
+    assert env["AUTO_MIGRATE"] == "true"
+    assert env["PORT"] == "80"
+
+
+def test_ports_agree_everywhere() -> None:
+    port = int(dockerfile().env["PORT"])
+    config = json.loads((PROJECT_ROOT / "container.config.json").read_text(encoding="utf-8"))
+    assert config["containerPort"] == port
+    for name in ("docker-compose.yml", "docker-compose.dev.yml"):
+        app = compose(name)["services"]["app"]
+        assert app["ports"] == [f"8080:{port}"], name
+    assert compose("docker-compose.yml")["services"]["app"]["environment"]["PORT"] == str(port)
+
+
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.dev.yml"])
+def test_compose_passes_every_variable_the_config_reads(name: str) -> None:
+    app = compose(name)["services"]["app"]
+    passed = set(app["environment"])
+    missing = variables_the_config_reads() - passed - {"DATABASE_URL"}
+    assert missing == set(), f"{name} does not pass {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.dev.yml"])
+def test_app_waits_for_a_healthy_mysql_8_4(name: str) -> None:
+    services = compose(name)["services"]
+    assert services["mysql"]["image"] == "mysql:8.4"
+    assert "test" in services["mysql"]["healthcheck"]
+    assert services["app"]["depends_on"]["mysql"]["condition"] == "service_healthy"
+    assert services["app"]["environment"]["MYSQL_ADDRESS"] == "mysql:3306"
+
+
+def test_production_compose_keeps_data_in_a_named_volume() -> None:
+    data = compose("docker-compose.yml")
+    (mount,) = data["services"]["mysql"]["volumes"]
+    volume = mount.split(":")[0]
+    assert volume in data["volumes"]
+
+
+def test_dev_compose_mounts_the_source_and_reloads() -> None:
+    app = compose("docker-compose.dev.yml")["services"]["app"]
+    assert "..:/app" in app["volumes"]
+    command = " ".join(app["command"])
+    assert "flask --debug run --host 0.0.0.0" in command
+    assert "flask db upgrade" in command
+
+
+def test_cloud_run_config_only_creates_the_database() -> None:
+    config = json.loads((PROJECT_ROOT / "container.config.json").read_text(encoding="utf-8"))
+    assert config["dataBaseName"] == "flask_demo"
+    assert config["dockerfilePath"] == "docker/Dockerfile"
+    statements = config["executeSQLs"]
+    assert all(s.upper().startswith("CREATE DATABASE IF NOT EXISTS FLASK_DEMO") for s in statements)
+    assert "utf8mb4" in statements[0]
+    assert config["envParams"]["AUTO_MIGRATE"] == "true"
+    assert 0 <= config["minNum"] <= config["maxNum"]
+
+
+def test_dockerignore_keeps_tests_env_files_and_git_out() -> None:
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    for entry in (".git", "tests", ".env", ".env.*", ".venv", ".nox"):
+        assert entry in ignored
