@@ -1,6 +1,19 @@
 -- The schema that `flask db upgrade` produces on MySQL, rendered by `flask db schema`.
 -- Generated: edit the migrations, never this file.
 
+CREATE TABLE `auth_sessions` (
+  `id` int NOT NULL AUTO_INCREMENT,
+  `created_at` datetime NOT NULL,
+  `updated_at` datetime NOT NULL,
+  `user_id` int NOT NULL,
+  `key` varchar(32) NOT NULL,
+  `revoked_at` datetime DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `authsession_key` (`key`),
+  KEY `authsession_user_id` (`user_id`),
+  CONSTRAINT `auth_sessions_ibfk_1` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 CREATE TABLE `Counters` (
   `id` int NOT NULL AUTO_INCREMENT,
   `created_at` datetime NOT NULL,
@@ -14,4 +27,33 @@ CREATE TABLE `migratehistory` (
   `name` varchar(255) NOT NULL,
   `migrated_at` datetime NOT NULL,
   PRIMARY KEY (`id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE `refresh_tokens` (
+  `id` int NOT NULL AUTO_INCREMENT,
+  `created_at` datetime NOT NULL,
+  `updated_at` datetime NOT NULL,
+  `session_id` int NOT NULL,
+  `token_hash` varchar(64) NOT NULL,
+  `expires_at` datetime NOT NULL,
+  `used_at` datetime DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  KEY `refreshtoken_session_id` (`session_id`),
+  UNIQUE KEY `refreshtoken_token_hash` (`token_hash`),
+  CONSTRAINT `refresh_tokens_ibfk_1` FOREIGN KEY (`session_id`) REFERENCES `auth_sessions` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE `users` (
+  `id` int NOT NULL AUTO_INCREMENT,
+  `created_at` datetime NOT NULL,
+  `updated_at` datetime NOT NULL,
+  `openid` varchar(64) NOT NULL,
+  `unionid` varchar(64) DEFAULT NULL,
+  `nickname` varchar(64) DEFAULT NULL,
+  `avatar_url` varchar(512) DEFAULT NULL,
+  `role` int NOT NULL,
+  `status` int NOT NULL,
+  `verification_status` int NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `user_openid` (`openid`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

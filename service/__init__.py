@@ -9,14 +9,28 @@ import os
 
 from flask import Flask
 
-from service import access_log, cli, counter, db, errors, health, index, logs, request_id
+from service import (
+    access_log,
+    cli,
+    counter,
+    db,
+    errors,
+    health,
+    identity,
+    index,
+    logs,
+    profile,
+    request_id,
+)
 from service.config import Config
+from service.wechat import WeChatClient
 
 
 def create_app(config: Config | None = None) -> Flask:
     """Build an app; without `config`, the settings come from the environment."""
     if config is None:
         config = Config.from_env(os.environ)
+    config.check()
     logs.configure()
 
     app = Flask(__name__)
@@ -33,7 +47,11 @@ def create_app(config: Config | None = None) -> Flask:
     db.init_app(app, config)
     cli.init_app(app)
 
+    app.extensions["wechat"] = WeChatClient(config)
+
     app.register_blueprint(counter.bp)
+    app.register_blueprint(identity.bp)
+    app.register_blueprint(profile.bp)
     app.register_blueprint(index.bp)
     app.register_blueprint(health.bp)
     return app

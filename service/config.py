@@ -47,6 +47,33 @@ def _integer(env: Mapping[str, str], name: str, default: int, minimum: int = 1) 
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, not {raw!r}")
+    return value
+
+
+#: TOKEN_SECRET values published in this repository (README, example env files,
+#: compose files) or in the original template's README: anyone can read them.
+PUBLISHED_SECRETS = frozenset(
+    {
+        "your_jwt_secret",
+        "dev-only-token-secret-not-for-production",
+        "change-me",
+        "changeme",
+        "secret",
+    }
+)
+MIN_SECRET_BYTES = 32
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the service can be told. Secrets are kept out of `repr()`."""
@@ -63,6 +90,11 @@ class Config:
     wx_appid: str = ""
     wx_secret: str = field(default="", repr=False)
     wx_api_base: str = DEFAULT_WX_API_BASE
+    wx_connect_timeout: float = 3.0
+    wx_read_timeout: float = 5.0
+    wx_trust_cloud_headers: bool = False
+    access_token_ttl: int = 2 * 60 * 60
+    refresh_token_ttl: int = 7 * 24 * 60 * 60
     auto_migrate: bool = False
     max_body_bytes: int = 64 * 1024
     testing: bool = False
@@ -70,6 +102,24 @@ class Config:
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
+
+    def check(self) -> None:
+        """Refuse settings that must never reach production.
+
+        A token secret anyone can read lets anyone mint an admin's token, so in
+        production a missing, short or published TOKEN_SECRET stops the service.
+        """
+        if not self.is_production:
+            return
+        secret = self.token_secret
+        if not secret:
+            raise ConfigError("TOKEN_SECRET is not set; production needs a random secret")
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                f"TOKEN_SECRET is shorter than {MIN_SECRET_BYTES} bytes; use a random secret"
+            )
+        if secret.strip().lower() in PUBLISHED_SECRETS:
+            raise ConfigError("TOKEN_SECRET is an example value from the documentation")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -95,6 +145,11 @@ class Config:
             wx_appid=text("WX_APPID"),
             wx_secret=env.get("WX_SECRET", ""),
             wx_api_base=text("WX_API_BASE", DEFAULT_WX_API_BASE).rstrip("/"),
+            wx_connect_timeout=_seconds(env, "WX_CONNECT_TIMEOUT", 3.0),
+            wx_read_timeout=_seconds(env, "WX_READ_TIMEOUT", 5.0),
+            wx_trust_cloud_headers=_flag(env, "WX_TRUST_CLOUD_HEADERS", False),
+            access_token_ttl=_integer(env, "ACCESS_TOKEN_TTL", 2 * 60 * 60),
+            refresh_token_ttl=_integer(env, "REFRESH_TOKEN_TTL", 7 * 24 * 60 * 60),
             auto_migrate=_flag(env, "AUTO_MIGRATE", False),
             max_body_bytes=_integer(env, "MAX_BODY_BYTES", 64 * 1024),
         )

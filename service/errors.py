@@ -39,13 +39,28 @@ class ApiError(Exception):
 MISSING_ACTION = ErrorKind(400, "missing_action", "缺少action参数")
 INVALID_ACTION = ErrorKind(400, "invalid_action", "action参数错误")
 INVALID_JSON = ErrorKind(400, "invalid_json", "请求体必须是JSON对象")
+MISSING_PARAMETER = ErrorKind(400, "missing_parameter", "缺少必填参数")
+INVALID_PARAMETER = ErrorKind(400, "invalid_parameter", "参数错误")
+INVALID_CODE = ErrorKind(400, "invalid_code", "登录凭证无效或已被使用，请重新登录")
+TOKEN_MISSING = ErrorKind(401, "token_missing", "缺少访问令牌")
+TOKEN_INVALID = ErrorKind(401, "token_invalid", "访问令牌无效")
+TOKEN_EXPIRED = ErrorKind(401, "token_expired", "访问令牌已过期")
+CLOUD_IDENTITY_MISSING = ErrorKind(401, "cloud_identity_missing", "请求未携带云托管用户身份")
+USER_DISABLED = ErrorKind(403, "user_disabled", "用户已被禁用")
+WECHAT_RISKY_USER = ErrorKind(403, "wechat_risky_user", "微信判定该用户存在风险，暂不能登录")
+CLOUD_IDENTITY_DISABLED = ErrorKind(
+    403, "cloud_identity_disabled", "未启用云托管身份（WX_TRUST_CLOUD_HEADERS）"
+)
 NOT_FOUND = ErrorKind(404, "not_found", "接口不存在")
 METHOD_NOT_ALLOWED = ErrorKind(405, "method_not_allowed", "不支持该请求方法")
 PAYLOAD_TOO_LARGE = ErrorKind(413, "payload_too_large", "请求体过大")
 UNSUPPORTED_MEDIA_TYPE = ErrorKind(
     415, "unsupported_media_type", "Content-Type必须是application/json"
 )
+WECHAT_RATE_LIMITED = ErrorKind(429, "wechat_rate_limited", "微信接口调用过于频繁，请稍后重试")
 INTERNAL_ERROR = ErrorKind(500, "internal_error", "服务器内部错误")
+WECHAT_ERROR = ErrorKind(502, "wechat_error", "微信服务返回错误")
+WECHAT_UNAVAILABLE = ErrorKind(502, "wechat_unavailable", "微信服务暂时不可用，请稍后重试")
 DATABASE_UNAVAILABLE = ErrorKind(503, "database_unavailable", "数据库暂时不可用，请稍后重试")
 
 #: Werkzeug's own HTTP errors, for the codes a client can provoke on /api.
@@ -54,17 +69,7 @@ _BY_STATUS = {
     for kind in (NOT_FOUND, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE)
 }
 
-ALL_KINDS = (
-    MISSING_ACTION,
-    INVALID_ACTION,
-    INVALID_JSON,
-    NOT_FOUND,
-    METHOD_NOT_ALLOWED,
-    PAYLOAD_TOO_LARGE,
-    UNSUPPORTED_MEDIA_TYPE,
-    INTERNAL_ERROR,
-    DATABASE_UNAVAILABLE,
-)
+ALL_KINDS = tuple(value for value in list(globals().values()) if isinstance(value, ErrorKind))
 
 
 def error_response(kind: ErrorKind, message: str | None = None) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import IntEnum
 
 import peewee as pw
 
@@ -33,4 +34,71 @@ class Counter(BaseModel):
         table_name = "Counters"
 
 
-MODELS: list[type[BaseModel]] = [Counter]
+class Role(IntEnum):
+    SOLO = 1  # lives alone
+    SUPERVISOR = 2  # guardian
+    COMMUNITY = 3  # community worker, after an approved verification
+    ADMIN = 9
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Status(IntEnum):
+    NORMAL = 1
+    DISABLED = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class VerificationStatus(IntEnum):
+    NOT_APPLIED = 0
+    PENDING = 1
+    APPROVED = 2
+    REJECTED = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class User(BaseModel):
+    openid = pw.CharField(max_length=64, unique=True)
+    unionid = pw.CharField(max_length=64, null=True)
+    nickname = pw.CharField(max_length=64, null=True)
+    avatar_url = pw.CharField(max_length=512, null=True)
+    role = pw.IntegerField(default=int(Role.SOLO))
+    status = pw.IntegerField(default=int(Status.NORMAL))
+    verification_status = pw.IntegerField(default=int(VerificationStatus.NOT_APPLIED))
+
+    class Meta:
+        table_name = "users"
+
+
+class AuthSession(BaseModel):
+    """One login: the family its refresh tokens belong to. Revoking it ends them all."""
+
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    key = pw.CharField(max_length=32, unique=True)  # the `sid` claim of its access tokens
+    revoked_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "auth_sessions"
+
+
+class RefreshToken(BaseModel):
+    """A refresh token, stored only as its SHA-256: a database leak yields no usable token."""
+
+    session = pw.ForeignKeyField(AuthSession, backref="refresh_tokens", on_delete="CASCADE")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)  # set when rotated; presenting it again is theft
+
+    class Meta:
+        table_name = "refresh_tokens"
+
+
+MODELS: list[type[BaseModel]] = [Counter, User, AuthSession, RefreshToken]

@@ -7,7 +7,13 @@ from typing import Any, NoReturn
 
 from flask import request
 
-from service.errors import INVALID_JSON, UNSUPPORTED_MEDIA_TYPE, ApiError
+from service.errors import (
+    INVALID_JSON,
+    INVALID_PARAMETER,
+    MISSING_PARAMETER,
+    UNSUPPORTED_MEDIA_TYPE,
+    ApiError,
+)
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -31,4 +37,28 @@ def json_object() -> dict[str, Any]:
         raise ApiError(INVALID_JSON) from None
     if not isinstance(value, dict):
         raise ApiError(INVALID_JSON)
+    return value
+
+
+def optional_text(body: dict[str, Any], name: str, max_length: int) -> str | None:
+    """A string field that may be absent or null; present, it must be 1..max_length characters."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+        raise ApiError(INVALID_PARAMETER, f"{name}参数错误：须为不超过{max_length}个字符的字符串")
+    return value.strip()
+
+
+def required_text(body: dict[str, Any], name: str, max_length: int) -> str:
+    value = optional_text(body, name, max_length)
+    if value is None:
+        raise ApiError(MISSING_PARAMETER, f"缺少{name}参数")
+    return value
+
+
+def optional_https_url(body: dict[str, Any], name: str, max_length: int) -> str | None:
+    value = optional_text(body, name, max_length)
+    if value is not None and (not value.startswith("https://") or len(value) <= len("https://")):
+        raise ApiError(INVALID_PARAMETER, f"{name}参数错误：须为https链接")
     return value

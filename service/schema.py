@@ -63,7 +63,7 @@ def _keys(table: str) -> list[str]:
     unique: dict[str, bool] = {}
     for name, non_unique, column in _rows(
         "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS "
-        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY SEQ_IN_INDEX",
         table,
     ):
         indexes[name].append(f"`{column}`")
@@ -78,17 +78,18 @@ def _keys(table: str) -> list[str]:
 
 
 def _foreign_keys(table: str) -> list[str]:
-    lines = []
-    for name, column, ref_table, ref_column, on_update, on_delete in _rows(
+    rows = _rows(
         "SELECT k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, "
         "k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE "
         "FROM information_schema.KEY_COLUMN_USAGE k "
         "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
         "ON r.CONSTRAINT_SCHEMA = k.TABLE_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
         "WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = %s "
-        "AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY k.CONSTRAINT_NAME",
+        "AND k.REFERENCED_TABLE_NAME IS NOT NULL",
         table,
-    ):
+    )
+    lines = []
+    for name, column, ref_table, ref_column, on_update, on_delete in sorted(rows):
         line = (
             f"  CONSTRAINT `{name}` FOREIGN KEY (`{column}`) "
             f"REFERENCES `{ref_table}` (`{ref_column}`)"
@@ -106,10 +107,12 @@ def render() -> str:
     if not db.is_mysql():
         raise RuntimeError("the schema is rendered from MySQL; point DATABASE_URL at one")
     statements = [HEADER]
-    for table, engine, collation in _rows(
+    tables = _rows(
         "SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES "
-        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
-    ):
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'"
+    )
+    # Sorted here, not by the server: MySQL and MariaDB collate these names differently.
+    for table, engine, collation in sorted(tables, key=lambda row: str(row[0]).lower()):
         charset = str(collation).split("_", 1)[0]
         body = ",\n".join(_columns(table) + _keys(table) + _foreign_keys(table))
         statements.append(

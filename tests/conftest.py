@@ -17,9 +17,10 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from service import create_app, db, migrations
 from service.config import Config
+from tests.support.fake_wechat import FakeWeChat
 from tests.support.wechat_credentials import missing_real_credentials
 
-TEST_TOKEN_SECRET = "unit-test-token-secret-0123456789abcdef"
+TEST_TOKEN_SECRET = "unit-test-token-secret-" + "0123456789abcdef" * 3  # 71 bytes: HS512-sized
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -44,13 +45,28 @@ def file_database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'shared.sqlite3'}"
 
 
+@pytest.fixture(scope="session")
+def wechat_server() -> Iterator[FakeWeChat]:
+    with FakeWeChat() as fake:
+        yield fake
+
+
 @pytest.fixture
-def config(database_url: str) -> Config:
+def fake_wechat(wechat_server: FakeWeChat) -> FakeWeChat:
+    """A protocol-level fake of WeChat's API on a free loopback port, fresh for each test."""
+    wechat_server.reset()
+    return wechat_server
+
+
+@pytest.fixture
+def config(database_url: str, fake_wechat: FakeWeChat) -> Config:
     return Config(
         database_url=database_url,
         token_secret=TEST_TOKEN_SECRET,
-        wx_appid="wx-test-appid",
-        wx_secret="wx-test-secret",
+        wx_appid=fake_wechat.appid,
+        wx_secret=fake_wechat.secret,
+        wx_api_base=fake_wechat.base_url,
+        wx_read_timeout=1.0,
         testing=True,
     )
 

@@ -1,0 +1,97 @@
+"""Who is calling: a bearer access token, or Cloud Run's identity headers when trusted.
+
+`X-WX-OPENID` is set by Cloud Run's gateway for `wx.cloud.callContainer`
+requests, but any client can send it to a public domain, so it is believed
+only when WX_TRUST_CLOUD_HEADERS=true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import current_app, g, request
+
+from service import users
+from service.config import Config
+from service.errors import TOKEN_INVALID, TOKEN_MISSING, USER_DISABLED, ApiError
+from service.models import AuthSession, Status, User
+from service.tokens import decode_access_token
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+OPENID_HEADERS = ("X-WX-OPENID", "X-WX-FROM-OPENID")
+
+
+def _config() -> Config:
+    config: Config = current_app.config["SERVICE"]
+    return config
+
+
+def cloud_openid() -> str | None:
+    for header in OPENID_HEADERS:
+        value = request.headers.get(header, "").strip()
+        if value:
+            return value
+    return None
+
+
+def _from_token(header: str) -> User:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(TOKEN_INVALID)
+    claims = decode_access_token(_config().token_secret, token.strip())
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise ApiError(TOKEN_INVALID) from None
+    session = (
+        AuthSession.select(AuthSession, User)
+        .join(User)
+        .where(AuthSession.key == str(claims.get("sid", "")), AuthSession.user == user_id)
+        .first()
+    )
+    # No row: the user was deleted (its sessions went with it) or the claim is forged.
+    if session is None or session.revoked_at is not None:
+        raise ApiError(TOKEN_INVALID)
+    g.session = session
+    user: User = session.user
+    return user
+
+
+def _from_cloud_headers(openid: str) -> User:
+    unionid = request.headers.get("X-WX-UNIONID", "").strip() or None
+    user, _ = users.find_or_create(openid, unionid)
+    return user
+
+
+def authenticate() -> User:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        user = _from_token(header)
+    else:
+        openid = cloud_openid() if _config().wx_trust_cloud_headers else None
+        if openid is None:
+            raise ApiError(TOKEN_MISSING)
+        user = _from_cloud_headers(openid)
+    g.user = user
+    g.openid = user.openid  # for the access log, which masks it
+    if int(user.status) == Status.DISABLED:
+        raise ApiError(USER_DISABLED)
+    return user
+
+
+def login_required(view: Callable[P, R]) -> Callable[P, R]:
+    @wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        authenticate()
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def current_user() -> User:
+    user: User = g.user
+    return user

@@ -1,0 +1,118 @@
+"""Signing in with WeChat: login, refresh, logout, and Cloud Run's identity headers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, request
+
+from service import sessions, users
+from service.auth import cloud_openid, current_user, login_required
+from service.config import Config
+from service.envelope import success
+from service.errors import (
+    CLOUD_IDENTITY_DISABLED,
+    CLOUD_IDENTITY_MISSING,
+    USER_DISABLED,
+    ApiError,
+)
+from service.models import AuthSession, Role, Status, User, utcnow
+from service.payload import json_object, optional_https_url, optional_text, required_text
+from service.wechat import WeChatClient
+
+bp = Blueprint("identity", __name__, url_prefix="/api")
+
+NICKNAME_MAX = 64
+AVATAR_URL_MAX = 512
+
+
+def _config() -> Config:
+    config: Config = current_app.config["SERVICE"]
+    return config
+
+
+def wechat() -> WeChatClient:
+    client: WeChatClient = current_app.extensions["wechat"]
+    return client
+
+
+@bp.post("/login")
+def login() -> Response:
+    body = json_object()
+    code = required_text(body, "code", 128)
+    nickname = optional_text(body, "nickname", NICKNAME_MAX)
+    avatar_url = optional_https_url(body, "avatar_url", AVATAR_URL_MAX)
+
+    wx = wechat().code2session(code)
+    user, created = users.find_or_create(wx.openid, wx.unionid)
+    g.openid = user.openid
+    if int(user.status) == Status.DISABLED:
+        raise ApiError(USER_DISABLED)
+    changes = {
+        field: value
+        for field, value in ((User.nickname, nickname), (User.avatar_url, avatar_url))
+        if value is not None
+    }
+    if changes:
+        User.update({**changes, User.updated_at: utcnow()}).where(User.id == user.id).execute()
+
+    grant = sessions.start(_config(), user)
+    role = Role(int(user.role))
+    return success(
+        {
+            "token": grant.access_token,
+            "refresh_token": grant.refresh_token,
+            "expires_in": grant.expires_in,
+            "user_id": user.id,
+            "is_new_user": created,
+            "role": int(role),
+            "role_name": role.label,
+            "is_verified": users.is_verified(user),
+        }
+    )
+
+
+@bp.post("/refresh_token")
+def refresh_token() -> Response:
+    body = json_object()
+    raw = required_text(body, "refresh_token", 256)
+    user, grant = sessions.rotate(_config(), raw)
+    g.openid = user.openid
+    return success(
+        {
+            "token": grant.access_token,
+            "refresh_token": grant.refresh_token,
+            "expires_in": grant.expires_in,
+            "user_id": user.id,
+        }
+    )
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    """End the caller's login session: its refresh tokens and its access tokens stop working."""
+    session = g.get("session")
+    if session is not None:
+        sessions.revoke(session.id)
+    else:  # identified by Cloud Run's headers: there is no one session, end them all
+        AuthSession.update(revoked_at=utcnow()).where(
+            AuthSession.user == current_user().id, AuthSession.revoked_at.is_null()
+        ).execute()
+    return success({})
+
+
+@bp.get("/wx_openid")
+def wx_openid() -> Response:
+    """The caller's identity as Cloud Run's gateway states it (the official templates' route)."""
+    if not _config().wx_trust_cloud_headers:
+        raise ApiError(CLOUD_IDENTITY_DISABLED)
+    openid = cloud_openid()
+    if openid is None:
+        raise ApiError(CLOUD_IDENTITY_MISSING)
+    g.openid = openid
+    return success(
+        {
+            "openid": openid,
+            "appid": request.headers.get("X-WX-APPID") or None,
+            "unionid": request.headers.get("X-WX-UNIONID") or None,
+        }
+    )

@@ -1,0 +1,195 @@
+"""The WeChat API, as this service uses it: login codes, the access token, phone numbers.
+
+One `requests.Session` per client (connection reuse), TLS verification on,
+connect/read timeouts on every call. What WeChat answers is turned into the
+service's own errors here, so views never see an errcode.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from service.config import Config
+from service.errors import (
+    INVALID_CODE,
+    WECHAT_ERROR,
+    WECHAT_RATE_LIMITED,
+    WECHAT_RISKY_USER,
+    WECHAT_UNAVAILABLE,
+    ApiError,
+)
+from service.logs import mask
+
+log = logging.getLogger(__name__)
+
+BUSY = -1
+INVALID_CODE_ERRCODES = {40029, 40163}
+CODE_USED = 40163
+RATE_LIMITED = 45011
+RISKY_USER = 40226
+ACCESS_TOKEN_INVALID = {40001, 40014, 42001}
+#: A cached access token is replaced this long before WeChat says it expires.
+TOKEN_MARGIN_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class WxSession:
+    openid: str
+    session_key: str = field(repr=False)  # never leaves this process
+    unionid: str | None = None
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    phone_number: str
+    pure_phone_number: str
+    country_code: str
+
+
+class _Unavailable(Exception):
+    """No usable answer: busy, timed out, or unreachable. Worth one more try."""
+
+
+class WeChatClient:
+    def __init__(self, config: Config) -> None:
+        self.base = config.wx_api_base
+        self.appid = config.wx_appid
+        self._secret = config.wx_secret
+        self.timeout = (config.wx_connect_timeout, config.wx_read_timeout)
+        self.http = requests.Session()
+        self.http.verify = True
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = threading.Lock()
+
+    # -- transport
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self.http.request(
+                method, f"{self.base}{path}", timeout=self.timeout, **kwargs
+            )
+        except (requests.Timeout, requests.ConnectionError) as error:
+            raise _Unavailable(type(error).__name__) from None
+        if response.status_code >= 500:
+            raise _Unavailable(f"HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise _Unavailable(f"HTTP {response.status_code}, not JSON") from None
+        if not isinstance(body, dict):
+            raise _Unavailable("not a JSON object")
+        if body.get("errcode") == BUSY:
+            raise _Unavailable("errcode -1 (system busy)")
+        return body
+
+    def _call_with_retry(
+        self, what: str, method: str, path: str, **kwargs: Any
+    ) -> tuple[dict[str, Any], bool]:
+        """The answer, and whether it took a retry; 502 wechat_unavailable after two failures."""
+        for attempt in (1, 2):
+            try:
+                return self._call(method, path, **kwargs), attempt > 1
+            except _Unavailable as reason:
+                log.warning("wechat %s unavailable (%s), attempt %d of 2", what, reason, attempt)
+        raise ApiError(WECHAT_UNAVAILABLE)
+
+    # -- code2Session
+
+    def code2session(self, code: str) -> WxSession:
+        params = {
+            "appid": self.appid,
+            "secret": self._secret,
+            "js_code": code,
+            "grant_type": "authorization_code",
+        }
+        body, retried = self._call_with_retry(
+            "code2session", "GET", "/sns/jscode2session", params=params
+        )
+        errcode = body.get("errcode") or 0
+        if errcode == CODE_USED and retried:
+            # Our own first attempt may have reached WeChat and used the code:
+            # the client's code was fine, WeChat was not.
+            raise ApiError(WECHAT_UNAVAILABLE)
+        if errcode in INVALID_CODE_ERRCODES:
+            raise ApiError(INVALID_CODE)
+        if errcode == RATE_LIMITED:
+            raise ApiError(WECHAT_RATE_LIMITED)
+        if errcode == RISKY_USER:
+            raise ApiError(WECHAT_RISKY_USER)
+        openid, session_key = body.get("openid"), body.get("session_key")
+        if errcode or not isinstance(openid, str) or not isinstance(session_key, str):
+            log.error("wechat code2session failed: errcode %s", errcode)
+            raise ApiError(WECHAT_ERROR)
+        unionid = body.get("unionid")
+        log.info("wechat code2session ok for %s", mask(openid))
+        return WxSession(openid, session_key, unionid if isinstance(unionid, str) else None)
+
+    # -- access token (stable_token: does not invalidate other instances' tokens)
+
+    def access_token(self) -> str:
+        if self._token and time.monotonic() < self._token_expires:
+            return self._token
+        with self._token_lock:
+            if self._token and time.monotonic() < self._token_expires:
+                return self._token  # another thread refreshed it meanwhile
+            body, _ = self._call_with_retry(
+                "stable_token",
+                "POST",
+                "/cgi-bin/stable_token",
+                json={
+                    "grant_type": "client_credential",
+                    "appid": self.appid,
+                    "secret": self._secret,
+                    "force_refresh": False,
+                },
+            )
+            token, expires_in = body.get("access_token"), body.get("expires_in")
+            if not isinstance(token, str) or not isinstance(expires_in, int):
+                log.error("wechat stable_token failed: errcode %s", body.get("errcode"))
+                raise ApiError(WECHAT_ERROR)
+            self._token = token
+            self._token_expires = time.monotonic() + max(expires_in - TOKEN_MARGIN_SECONDS, 0)
+            return token
+
+    def _forget_token(self, token: str) -> None:
+        with self._token_lock:
+            if self._token == token:
+                self._token = None
+
+    # -- phone number
+
+    def phone_number(self, code: str) -> PhoneNumber:
+        for attempt in (1, 2):
+            token = self.access_token()
+            body, _ = self._call_with_retry(
+                "getuserphonenumber",
+                "POST",
+                "/wxa/business/getuserphonenumber",
+                params={"access_token": token},
+                json={"code": code},
+            )
+            errcode = body.get("errcode") or 0
+            if errcode in ACCESS_TOKEN_INVALID and attempt == 1:
+                self._forget_token(token)  # revoked or expired early: fetch a new one once
+                continue
+            break
+        if errcode in INVALID_CODE_ERRCODES:
+            raise ApiError(INVALID_CODE)
+        if errcode == RATE_LIMITED:
+            raise ApiError(WECHAT_RATE_LIMITED)
+        info = body.get("phone_info")
+        if errcode or not isinstance(info, dict) or not isinstance(info.get("phoneNumber"), str):
+            log.error("wechat getuserphonenumber failed: errcode %s", errcode)
+            raise ApiError(WECHAT_ERROR)
+        return PhoneNumber(
+            phone_number=info["phoneNumber"],
+            pure_phone_number=str(info.get("purePhoneNumber") or info["phoneNumber"]),
+            country_code=str(info.get("countryCode") or ""),
+        )

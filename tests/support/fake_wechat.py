@@ -1,0 +1,208 @@
+"""A fake WeChat API: a real HTTP server on 127.0.0.1 that speaks the real protocol.
+
+It implements the three endpoints the service calls, with their request and
+response shapes: `GET /sns/jscode2session`, `POST /cgi-bin/stable_token` and
+`POST /wxa/business/getuserphonenumber`. Tests script it through Python:
+register login codes (each works once), phone codes, and misbehaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+APPID = "wx-fake-appid"
+SECRET = "fake-wx-secret-value"
+
+
+@dataclass
+class LoginCode:
+    openid: str
+    unionid: str | None = None
+    errcode: int | None = None  # answer with this error instead (45011, 40226, -1, ...)
+    stall: float = 0.0  # seconds to wait before answering
+
+
+class FakeWeChat:
+    def __init__(self, appid: str = APPID, secret: str = SECRET, token_ttl: int = 7200) -> None:
+        self.appid = appid
+        self.secret = secret
+        self.token_ttl = token_ttl
+        self._codes: dict[str, LoginCode] = {}
+        self._used: set[str] = set()
+        self._phones: dict[str, str] = {}
+        self._tokens: dict[str, float] = {}  # access token -> expiry (monotonic)
+        self.calls: Counter[str] = Counter()
+        self.issued_session_keys: list[str] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- scripting
+
+    def login_code(
+        self,
+        openid: str | None = None,
+        *,
+        unionid: str | None = None,
+        errcode: int | None = None,
+        stall: float = 0.0,
+    ) -> str:
+        """A fresh code, as wx.login() would hand one to the mini program."""
+        code = f"code-{secrets.token_hex(8)}"
+        openid = openid or f"o{secrets.token_urlsafe(20)[:27]}"
+        with self._lock:
+            self._codes[code] = LoginCode(openid, unionid, errcode, stall)
+        return code
+
+    def phone_code(self, phone_number: str) -> str:
+        code = f"phone-{secrets.token_hex(8)}"
+        with self._lock:
+            self._phones[code] = phone_number
+        return code
+
+    def reset(self) -> None:
+        """Forget every code, token and count, for the next test."""
+        with self._lock:
+            self._codes.clear()
+            self._used.clear()
+            self._phones.clear()
+            self._tokens.clear()
+            self.calls.clear()
+            self.issued_session_keys.clear()
+
+    def revoke_tokens(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+    # -- protocol
+
+    def _jscode2session(self, query: dict[str, str]) -> dict[str, Any]:
+        if query.get("appid") != self.appid:
+            return {"errcode": 40013, "errmsg": "invalid appid"}
+        if query.get("secret") != self.secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        if query.get("grant_type") != "authorization_code":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        code = query.get("js_code", "")
+        with self._lock:
+            entry = self._codes.get(code)
+        if entry is not None and entry.stall:
+            time.sleep(entry.stall)
+        with self._lock:
+            if entry is None:
+                return {"errcode": 40029, "errmsg": "invalid code"}
+            if entry.errcode is not None:
+                return {"errcode": entry.errcode, "errmsg": "scripted error"}
+            if code in self._used:
+                return {"errcode": 40163, "errmsg": "code been used"}
+            self._used.add(code)
+        reply = {"openid": entry.openid, "session_key": secrets.token_urlsafe(16)}
+        with self._lock:
+            self.issued_session_keys.append(reply["session_key"])
+        if entry.unionid:
+            reply["unionid"] = entry.unionid
+        return reply
+
+    def _stable_token(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("grant_type") != "client_credential":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        if body.get("appid") != self.appid or body.get("secret") != self.secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        token = f"token-{secrets.token_hex(16)}"
+        with self._lock:
+            self._tokens[token] = time.monotonic() + self.token_ttl
+        return {"access_token": token, "expires_in": self.token_ttl}
+
+    def _phone_number(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            expiry = self._tokens.get(query.get("access_token", ""))
+            if expiry is None or expiry < time.monotonic():
+                return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+            number = self._phones.pop(str(body.get("code", "")), None)
+        if number is None:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "phone_info": {
+                "phoneNumber": number,
+                "purePhoneNumber": number.removeprefix("+86"),
+                "countryCode": "86",
+                "watermark": {"timestamp": int(time.time()), "appid": self.appid},
+            },
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def _reply(self, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(200)  # WeChat reports errors in the body, with HTTP 200
+                self.send_header("Content-Type", "application/json; encoding=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _route(self) -> tuple[str, dict[str, str]]:
+                parts = urlsplit(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                fake.calls[parts.path] += 1
+                return parts.path, query
+
+            def do_GET(self) -> None:
+                path, query = self._route()
+                if path == "/sns/jscode2session":
+                    self._reply(fake._jscode2session(query))
+                else:
+                    self.send_error(404)
+
+            def do_POST(self) -> None:
+                path, query = self._route()
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    body = {}
+                if path == "/cgi-bin/stable_token":
+                    self._reply(fake._stable_token(body))
+                elif path == "/wxa/business/getuserphonenumber":
+                    self._reply(fake._phone_number(query, body))
+                else:
+                    self.send_error(404)
+
+        return Handler
+
+    # -- lifecycle
+
+    def start(self) -> FakeWeChat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> FakeWeChat:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

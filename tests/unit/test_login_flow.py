@@ -1,0 +1,242 @@
+"""Login, refresh, logout and identity headers, through the API (rerun on MySQL)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import create_app, db, migrations
+from service.config import Config
+from service.models import AuthSession, RefreshToken, Status, User, utcnow
+from tests.support.fake_wechat import FakeWeChat
+from tests.support.identity import bearer, login
+
+
+def profile(client: FlaskClient, token: str) -> tuple[int, dict[str, object]]:
+    response = client.get("/api/user/profile", headers=bearer(token))
+    return response.status_code, dict(response.json)
+
+
+def refresh(client: FlaskClient, raw: str) -> tuple[int, dict[str, object]]:
+    response = client.post("/api/refresh_token", json={"refresh_token": raw})
+    return response.status_code, dict(response.json)
+
+
+def test_first_login_creates_the_user(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    data = login(
+        client, fake_wechat, "oFirst", nickname="小明", avatar_url="https://a.example/x.png"
+    )
+    assert data["is_new_user"] is True
+    assert (data["role"], data["role_name"], data["is_verified"]) == (1, "solo", False)
+    assert data["expires_in"] == 7200
+    assert isinstance(data["token"], str)
+    assert isinstance(data["refresh_token"], str)
+    user = User.get_by_id(data["user_id"])
+    assert (user.openid, user.nickname, user.avatar_url) == (
+        "oFirst",
+        "小明",
+        "https://a.example/x.png",
+    )
+
+
+def test_login_again_finds_the_same_user(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    first = login(client, fake_wechat, "oAgain")
+    second = login(client, fake_wechat, "oAgain")
+    assert second["is_new_user"] is False
+    assert second["user_id"] == first["user_id"]
+    assert User.select().where(User.openid == "oAgain").count() == 1
+
+
+def test_token_reads_the_callers_identity(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    data = login(client, fake_wechat, "oProfile", nickname="emoji 😀")
+    status, body = profile(client, data["token"])
+    assert status == 200
+    me = body["data"]
+    assert isinstance(me, dict)
+    assert (me["id"], me["openid"], me["nickname"]) == (data["user_id"], "oProfile", "emoji 😀")
+    assert (me["status"], me["status_name"]) == (1, "normal")
+    assert "session_key" not in me
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({}, 400, "missing_parameter"),
+        ({"code": ""}, 400, "invalid_parameter"),
+        ({"code": 123}, 400, "invalid_parameter"),
+        ({"code": "x" * 129}, 400, "invalid_parameter"),
+        ({"code": "c", "nickname": "n" * 65}, 400, "invalid_parameter"),
+        ({"code": "c", "nickname": 5}, 400, "invalid_parameter"),
+        ({"code": "c", "avatar_url": "http://insecure.example/a.png"}, 400, "invalid_parameter"),
+        ({"code": "c", "avatar_url": "https://" + "a" * 505}, 400, "invalid_parameter"),
+        ({"code": "never-issued"}, 400, "invalid_code"),
+    ],
+)
+def test_bad_login_requests_create_nobody(
+    client: FlaskClient, body: dict[str, object], status: int, error: str
+) -> None:
+    response = client.post("/api/login", json=body)
+    assert response.status_code == status
+    assert response.json["error"] == error
+    assert response.json["code"] == 0
+    assert User.select().count() == 0
+
+
+def test_a_code_works_once(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    code = fake_wechat.login_code("oOnce")
+    assert client.post("/api/login", json={"code": code}).status_code == 200
+    again = client.post("/api/login", json={"code": code})
+    assert (again.status_code, again.json["error"]) == (400, "invalid_code")
+
+
+@pytest.mark.parametrize(
+    ("errcode", "status", "error"),
+    [
+        (45011, 429, "wechat_rate_limited"),
+        (40226, 403, "wechat_risky_user"),
+        (-1, 502, "wechat_unavailable"),
+    ],
+)
+def test_wechat_refusals_reach_the_client(
+    client: FlaskClient, fake_wechat: FakeWeChat, errcode: int, status: int, error: str
+) -> None:
+    response = client.post("/api/login", json={"code": fake_wechat.login_code(errcode=errcode)})
+    assert (response.status_code, response.json["error"]) == (status, error)
+    assert User.select().count() == 0
+
+
+def test_refresh_rotates_and_the_old_token_dies(
+    client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    data = login(client, fake_wechat, "oRotate")
+    status, body = refresh(client, data["refresh_token"])
+    assert status == 200
+    fresh = body["data"]
+    assert isinstance(fresh, dict)
+    assert fresh["refresh_token"] != data["refresh_token"]
+    assert profile(client, fresh["token"])[0] == 200
+    status, body = refresh(client, fresh["refresh_token"])
+    assert status == 200
+
+
+def test_reusing_a_rotated_token_revokes_its_whole_family(
+    client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    data = login(client, fake_wechat, "oTheft")
+    _, body = refresh(client, data["refresh_token"])
+    fresh = body["data"]
+    assert isinstance(fresh, dict)
+
+    status, body = refresh(client, data["refresh_token"])  # the stolen, already-used token
+    assert (status, body["error"]) == (401, "token_invalid")
+    # The legitimate holder's newer tokens die with the family, access token included.
+    assert refresh(client, str(fresh["refresh_token"]))[0] == 401
+    assert profile(client, str(fresh["token"]))[0] == 401
+    assert profile(client, data["token"])[0] == 401
+    # Another login of the same user is a different family and unaffected.
+    other = login(client, fake_wechat, "oTheft")
+    assert profile(client, other["token"])[0] == 200
+
+
+def test_logout_ends_the_session(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    data = login(client, fake_wechat, "oLogout")
+    response = client.post("/api/logout", headers=bearer(data["token"]))
+    assert response.json == {"code": 1, "data": {}, "msg": "success"}
+    assert refresh(client, data["refresh_token"])[1]["error"] == "token_invalid"
+    assert profile(client, data["token"])[0] == 401
+
+
+def test_logout_needs_a_token(client: FlaskClient) -> None:
+    response = client.post("/api/logout")
+    assert (response.status_code, response.json["error"]) == (401, "token_missing")
+
+
+def test_expired_refresh_token(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    data = login(client, fake_wechat, "oOld")
+    RefreshToken.update(expires_at=utcnow() - timedelta(seconds=1)).execute()
+    status, body = refresh(client, data["refresh_token"])
+    assert (status, body["error"]) == (401, "token_expired")
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "error"),
+    [
+        ("", 400, "invalid_parameter"),
+        ("x" * 257, 400, "invalid_parameter"),
+        ("not-a-token-we-issued", 401, "token_invalid"),
+    ],
+)
+def test_unknown_refresh_tokens(client: FlaskClient, raw: str, status: int, error: str) -> None:
+    assert refresh(client, raw)[0] == status
+    assert refresh(client, raw)[1]["error"] == error
+
+
+def test_refresh_tokens_are_stored_hashed(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    data = login(client, fake_wechat, "oHashed")
+    stored = [row.token_hash for row in RefreshToken.select()]
+    assert data["refresh_token"] not in stored
+    assert all(len(h) == 64 for h in stored)
+
+
+def test_disabled_user_cannot_log_in_or_use_tokens(
+    client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    data = login(client, fake_wechat, "oDisabled")
+    User.update(status=int(Status.DISABLED)).where(User.id == data["user_id"]).execute()
+    status, body = profile(client, data["token"])
+    assert (status, body["error"]) == (403, "user_disabled")
+    assert refresh(client, data["refresh_token"])[1]["error"] == "user_disabled"
+    again = client.post("/api/login", json={"code": fake_wechat.login_code("oDisabled")})
+    assert (again.status_code, again.json["error"]) == (403, "user_disabled")
+
+
+def test_deleted_user_token_is_rejected(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
+    data = login(client, fake_wechat, "oDeleted")
+    RefreshToken.delete().execute()
+    AuthSession.delete().execute()
+    User.delete().where(User.id == data["user_id"]).execute()
+    status, body = profile(client, data["token"])
+    assert (status, body["error"]) == (401, "token_invalid")
+
+
+def test_cloud_headers_are_ignored_unless_trusted(client: FlaskClient) -> None:
+    response = client.get("/api/user/profile", headers={"X-WX-OPENID": "oForged"})
+    assert (response.status_code, response.json["error"]) == (401, "token_missing")
+    assert User.select().count() == 0
+    response = client.get("/api/wx_openid", headers={"X-WX-OPENID": "oForged"})
+    assert (response.status_code, response.json["error"]) == (403, "cloud_identity_disabled")
+
+
+@pytest.fixture
+def trusting_app(config: Config) -> Flask:
+    app = create_app(replace(config, wx_trust_cloud_headers=True))
+    migrations.upgrade()
+    yield app
+    db.dispose()
+
+
+def test_trusted_cloud_headers_authenticate_and_create_the_user(trusting_app: Flask) -> None:
+    client = trusting_app.test_client()
+    headers = {"X-WX-OPENID": "oCloud", "X-WX-UNIONID": "uCloud", "X-WX-APPID": "wxapp"}
+    response = client.get("/api/user/profile", headers=headers)
+    assert response.status_code == 200
+    assert (response.json["data"]["openid"], response.json["data"]["unionid"]) == (
+        "oCloud",
+        "uCloud",
+    )
+    assert (
+        client.get("/api/user/profile", headers=headers).json["data"]["id"]
+        == response.json["data"]["id"]
+    )
+    assert User.select().where(User.openid == "oCloud").count() == 1
+
+    ids = client.get("/api/wx_openid", headers=headers)
+    assert ids.json["data"] == {"openid": "oCloud", "appid": "wxapp", "unionid": "uCloud"}
+    shared = client.get("/api/wx_openid", headers={"X-WX-FROM-OPENID": "oShared"})
+    assert shared.json["data"]["openid"] == "oShared"
+    missing = client.get("/api/wx_openid")
+    assert (missing.status_code, missing.json["error"]) == (401, "cloud_identity_missing")
