@@ -43,11 +43,23 @@ logconfig_dict = {
 
 
 def on_starting(server: object) -> None:
-    """Apply pending migrations once per instance, before any worker serves (AUTO_MIGRATE)."""
-    from service import create_app, db, migrations
-    from service.config import Config
+    """Check the settings, then apply pending migrations (AUTO_MIGRATE), before any worker serves.
 
-    config = Config.from_env(os.environ)
+    Both happen once per instance, in the master: a refused setting stops the
+    instance with one line instead of every worker crashing with a traceback.
+    """
+    import logging
+    import sys
+
+    from service import create_app, db, migrations
+    from service.config import Config, ConfigError
+
+    try:
+        config = Config.from_env(os.environ)
+        config.check()
+    except ConfigError as error:
+        logging.getLogger("gunicorn.error").error("refusing to start: %s", error)
+        sys.exit(1)
     if not config.auto_migrate:
         return
     create_app(config)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+# WeChat's API takes credentials in query strings (code2Session's `secret`, every
+# `access_token`), and HTTP libraries log URLs when verbose: such values are
+# replaced wherever they appear in a line.
+_CREDENTIAL_IN_URL = re.compile(r"(?i)\b(secret|js_code|access_token|code)=([^&\s\"']+)")
 
 # Attributes every LogRecord has; anything else on a record was passed as `extra`.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -17,6 +23,10 @@ def mask(value: str) -> str:
     if len(value) <= 8:
         return "***"
     return f"{value[:3]}***{value[-3:]}"
+
+
+def redact(text: str) -> str:
+    return _CREDENTIAL_IN_URL.sub(r"\1=[redacted]", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,7 +42,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 def configure(level: int = logging.INFO) -> None:
@@ -48,3 +58,8 @@ def configure(level: int = logging.INFO) -> None:
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     logging.getLogger("service").setLevel(level)
+    # Two libraries log personal data and credentials when verbose, so they never
+    # are: urllib3's debug lines carry full request URLs (code2Session's app
+    # secret included), peewee's carry every query's parameters (openids).
+    for chatty in ("urllib3", "peewee"):
+        logging.getLogger(chatty).setLevel(max(level, logging.INFO))

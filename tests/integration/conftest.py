@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.compose import ComposeStack, DockerUnavailable, docker_mode
 from tests.support.envfiles import load_mode
+from tests.support.fake_wechat import FakeWeChat
 from tests.support.live_server import LiveServer
 from tests.support.mysql import MySQLServer, NoMySQLAvailable, Provider, choose_provider
 
@@ -103,7 +104,7 @@ _DOCKER_MODE = pytest.StashKey[bool]()
 
 @pytest.fixture(scope="module")
 def live_server(
-    request: pytest.FixtureRequest, mysql_server: MySQLServer
+    request: pytest.FixtureRequest, mysql_server: MySQLServer, wechat_server: FakeWeChat
 ) -> Iterator[LiveServer | ComposeStack]:
     """The service over HTTP: gunicorn as the container runs it, or the built container itself.
 
@@ -121,7 +122,11 @@ def live_server(
             "AUTO_MIGRATE": "true",
             # Values the tests can look for in the server's output: none may appear.
             "TOKEN_SECRET": f"it-token-secret-{secrets.token_hex(16)}",
-            "WX_SECRET": f"it-wx-secret-{secrets.token_hex(8)}",
+            # WeChat is the protocol-level fake on this machine.
+            "WX_API_BASE": wechat_server.base_url,
+            "WX_APPID": wechat_server.appid,
+            "WX_SECRET": wechat_server.secret,
+            "WX_READ_TIMEOUT": "1",
         }
         with LiveServer(env, workers=2) as server:
             yield server

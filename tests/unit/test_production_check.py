@@ -1,0 +1,89 @@
+"""Production refuses to start with a TOKEN_SECRET anyone could know."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from service import create_app
+from service.config import PUBLISHED_SECRETS, Config, ConfigError
+from tests.support.live_server import PROJECT_ROOT
+from tests.support.net import free_port
+
+STRONG = "k3J9v0xQ2mZ7LwR5tY8pA1sD4fG6hJ0kL2zX5cV7bN9m"
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("", "not set"),
+        ("short-secret", "shorter than 32 bytes"),
+        ("x" * 31, "shorter than 32 bytes"),
+        ("dev-only-token-secret-not-for-production", "example value"),
+    ],
+)
+def test_production_refuses_weak_secrets(secret: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        Config(app_env="production", token_secret=secret).check()
+    with pytest.raises(ConfigError, match=reason):
+        create_app(Config(app_env="production", token_secret=secret))
+
+
+def test_production_accepts_a_random_secret() -> None:
+    Config(app_env="production", token_secret=STRONG).check()
+
+
+def test_development_does_not_insist() -> None:
+    Config(app_env="development", token_secret="").check()
+
+
+def published_secret_values() -> set[str]:
+    """TOKEN_SECRET values written anywhere in the repository's docs and examples."""
+    files = [PROJECT_ROOT / "README.md", *PROJECT_ROOT.glob(".env*.example")]
+    files += [*(PROJECT_ROOT / "docker").glob("docker-compose*.yml")]
+    values = set()
+    for path in files:
+        for match in re.finditer(
+            r"TOKEN_SECRET[=:]\s*\$?\{?[A-Z_]*:?-?([^\s}\"'`]*)", path.read_text()
+        ):
+            if match.group(1):
+                values.add(match.group(1))
+    return values
+
+
+def test_every_secret_written_in_the_repository_is_refused() -> None:
+    values = published_secret_values()
+    assert "dev-only-token-secret-not-for-production" in values  # the scan works
+    for value in values:
+        if len(value.encode()) >= 32:
+            assert value.lower() in PUBLISHED_SECRETS, f"{value!r} is published but accepted"
+
+
+def test_gunicorn_refuses_to_start_with_one_clear_line() -> None:
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "TOKEN_SECRET": "dev-only-token-secret-not-for-production",
+        "DATABASE_URL": "sqlite:///:memory:",
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "service:create_app()"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    refusals = [line for line in output.splitlines() if "refusing to start" in line]
+    assert len(refusals) == 1, output
+    assert "TOKEN_SECRET is an example value" in refusals[0]
+    assert "Traceback" not in output
