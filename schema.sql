@@ -54,6 +54,15 @@ CREATE TABLE `users` (
   `role` int NOT NULL,
   `status` int NOT NULL,
   `verification_status` int NOT NULL,
+  `phone_number` varchar(32) DEFAULT NULL,
+  `real_name` varchar(64) DEFAULT NULL,
+  `work_id` varchar(64) DEFAULT NULL,
+  `verification_materials` text DEFAULT NULL,
+  `verification_applied_at` datetime DEFAULT NULL,
+  `reviewed_by` int DEFAULT NULL,
+  `reviewed_at` datetime DEFAULT NULL,
+  `review_note` varchar(255) DEFAULT NULL,
   PRIMARY KEY (`id`),
-  UNIQUE KEY `user_openid` (`openid`)
+  UNIQUE KEY `user_openid` (`openid`),
+  UNIQUE KEY `users_phone_number` (`phone_number`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -11,6 +11,7 @@ from flask import Flask
 
 from service import (
     access_log,
+    admin,
     cli,
     counter,
     db,
@@ -21,6 +22,7 @@ from service import (
     logs,
     profile,
     request_id,
+    verification,
 )
 from service.config import Config
 from service.wechat import WeChatClient
@@ -52,6 +54,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(counter.bp)
     app.register_blueprint(identity.bp)
     app.register_blueprint(profile.bp)
+    app.register_blueprint(verification.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(index.bp)
     app.register_blueprint(health.bp)
     return app

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from service import migrations, schema
+from service.models import Role, User, utcnow
 
 db_cli = AppGroup("db", help="Schema migrations (peewee-migrate files in migrations/).")
 
@@ -73,5 +74,32 @@ def schema_command(output: Path | None) -> None:
         click.echo(f"wrote {output}")
 
 
+users_cli = AppGroup("users", help="User administration.")
+ROLE_NAMES = {role.label: role for role in Role}
+
+
+@users_cli.command("promote")
+@click.argument("who")
+@click.option(
+    "--role",
+    "role_name",
+    type=click.Choice(sorted(ROLE_NAMES)),
+    default="admin",
+    show_default=True,
+    help="The role to give.",
+)
+def promote(who: str, role_name: str) -> None:
+    """Give WHO (an openid, or a user id) a role: how the first admin is made."""
+    user = User.get_or_none(User.openid == who)
+    if user is None and who.isdigit():
+        user = User.get_or_none(User.id == int(who))
+    if user is None:
+        raise click.ClickException(f"no user with openid or id {who!r}; log in once first")
+    role = ROLE_NAMES[role_name]
+    User.update(role=int(role), updated_at=utcnow()).where(User.id == user.id).execute()
+    click.echo(f"user {user.id} is now {role.label} ({int(role)})")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
+    app.cli.add_command(users_cli)

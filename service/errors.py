@@ -51,7 +51,17 @@ WECHAT_RISKY_USER = ErrorKind(403, "wechat_risky_user", "微信判定该用户�
 CLOUD_IDENTITY_DISABLED = ErrorKind(
     403, "cloud_identity_disabled", "未启用云托管身份（WX_TRUST_CLOUD_HEADERS）"
 )
+UNKNOWN_FIELD = ErrorKind(400, "unknown_field", "包含未知字段")
+FIELD_NOT_ALLOWED = ErrorKind(403, "field_not_allowed", "不允许修改该字段")
+ROLE_NOT_ALLOWED = ErrorKind(403, "role_not_allowed", "只能在独居(1)与监护人(2)之间切换角色")
+ADMIN_REQUIRED = ErrorKind(403, "admin_required", "需要管理员权限")
+CANNOT_MODIFY_SELF = ErrorKind(403, "cannot_modify_self", "管理员不能禁用或降级自己")
 NOT_FOUND = ErrorKind(404, "not_found", "接口不存在")
+USER_NOT_FOUND = ErrorKind(404, "user_not_found", "用户不存在")
+PHONE_TAKEN = ErrorKind(409, "phone_taken", "该手机号已绑定其他用户")
+VERIFICATION_PENDING = ErrorKind(409, "verification_pending", "认证申请审核中，请勿重复提交")
+ALREADY_VERIFIED = ErrorKind(409, "already_verified", "已通过社区工作者认证")
+VERIFICATION_NOT_PENDING = ErrorKind(409, "verification_not_pending", "该用户没有待审核的认证申请")
 METHOD_NOT_ALLOWED = ErrorKind(405, "method_not_allowed", "不支持该请求方法")
 PAYLOAD_TOO_LARGE = ErrorKind(413, "payload_too_large", "请求体过大")
 UNSUPPORTED_MEDIA_TYPE = ErrorKind(

@@ -29,6 +29,13 @@ def redact(text: str) -> str:
     return _CREDENTIAL_IN_URL.sub(r"\1=[redacted]", text)
 
 
+def mask_phone(number: str) -> str:
+    """138****1234: enough to recognise one's own number, not to call it."""
+    if len(number) < 7:
+        return "***"
+    return f"{number[:-8]}****{number[-4:]}"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

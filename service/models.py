@@ -70,9 +70,18 @@ class User(BaseModel):
     unionid = pw.CharField(max_length=64, null=True)
     nickname = pw.CharField(max_length=64, null=True)
     avatar_url = pw.CharField(max_length=512, null=True)
+    phone_number = pw.CharField(max_length=32, null=True, unique=True)
     role = pw.IntegerField(default=int(Role.SOLO))
     status = pw.IntegerField(default=int(Status.NORMAL))
+    # Community-worker verification: an application, then an admin's review.
     verification_status = pw.IntegerField(default=int(VerificationStatus.NOT_APPLIED))
+    real_name = pw.CharField(max_length=64, null=True)
+    work_id = pw.CharField(max_length=64, null=True)
+    verification_materials = pw.TextField(null=True)
+    verification_applied_at = pw.DateTimeField(null=True)
+    reviewed_by = pw.IntegerField(null=True)  # the admin's user id; kept if that admin goes
+    reviewed_at = pw.DateTimeField(null=True)
+    review_note = pw.CharField(max_length=255, null=True)
 
     class Meta:
         table_name = "users"

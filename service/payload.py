@@ -8,9 +8,11 @@ from typing import Any, NoReturn
 from flask import request
 
 from service.errors import (
+    FIELD_NOT_ALLOWED,
     INVALID_JSON,
     INVALID_PARAMETER,
     MISSING_PARAMETER,
+    UNKNOWN_FIELD,
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
 )
@@ -62,3 +64,28 @@ def optional_https_url(body: dict[str, Any], name: str, max_length: int) -> str 
     if value is not None and (not value.startswith("https://") or len(value) <= len("https://")):
         raise ApiError(INVALID_PARAMETER, f"{name}参数错误：须为https链接")
     return value
+
+
+def optional_choice(body: dict[str, Any], name: str, choices: set[int]) -> int | None:
+    """An integer field limited to `choices` (JSON true/false are not integers here)."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value not in choices:
+        allowed = "、".join(str(c) for c in sorted(choices))
+        raise ApiError(INVALID_PARAMETER, f"{name}参数错误：须为{allowed}之一")
+    return value
+
+
+def only_fields(
+    body: dict[str, Any], allowed: set[str], protected: frozenset[str] = frozenset()
+) -> None:
+    """Refuse a body with fields the caller may not set (403) or that do not exist (400)."""
+    for name in body:
+        if name in protected:
+            raise ApiError(FIELD_NOT_ALLOWED, f"不允许修改{name}")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(UNKNOWN_FIELD, f"包含未知字段：{', '.join(unknown)}")
+    if not body:
+        raise ApiError(MISSING_PARAMETER, "没有要修改的字段")

@@ -1,0 +1,144 @@
+"""Administration: verification reviews and user management, for role 9 only.
+
+Every route of this blueprint is behind one check, made before the view is
+even chosen, so a route added later cannot forget it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee as pw
+from flask import Blueprint, Response, request
+
+from service.auth import authenticate, current_user
+from service.envelope import success
+from service.errors import (
+    ADMIN_REQUIRED,
+    CANNOT_MODIFY_SELF,
+    INVALID_PARAMETER,
+    USER_NOT_FOUND,
+    VERIFICATION_NOT_PENDING,
+    ApiError,
+)
+from service.models import Role, Status, User, VerificationStatus, utcnow
+from service.payload import json_object, only_fields, optional_choice, optional_text
+from service.profile import describe
+
+bp = Blueprint("admin", __name__, url_prefix="/api/admin")
+
+MAX_PAGE_SIZE = 100
+ROLES = {int(r) for r in Role}
+STATUSES = {int(s) for s in Status}
+DECISIONS = {
+    "approve": (VerificationStatus.APPROVED, Role.COMMUNITY),
+    "reject": (VerificationStatus.REJECTED, None),
+}
+
+
+@bp.before_request
+def require_admin() -> None:
+    if int(authenticate().role) != Role.ADMIN:
+        raise ApiError(ADMIN_REQUIRED)
+
+
+def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(INVALID_PARAMETER, f"{name}参数错误：须为{low}到{high}之间的整数")
+    return int(raw)
+
+
+def _page(query: pw.ModelSelect[User]) -> dict[str, Any]:
+    page = _int_arg("page", 1, 1, 1_000_000) or 1
+    size = _int_arg("size", 20, 1, MAX_PAGE_SIZE) or 20
+    return {
+        "items": [describe(user, owner=False) for user in query.paginate(page, size)],
+        "page": page,
+        "size": size,
+        "total": query.count(),
+    }
+
+
+def _choice_arg(name: str, choices: set[int], default: int | None = None) -> int | None:
+    value = _int_arg(name, default, 0, 99)
+    if value is not None and value not in choices:
+        raise ApiError(INVALID_PARAMETER, f"{name}参数错误：须为{sorted(choices)}之一")
+    return value
+
+
+@bp.get("/verifications")
+def verifications() -> Response:
+    status = _choice_arg("status", {int(v) for v in VerificationStatus}, VerificationStatus.PENDING)
+    query = (
+        User.select()
+        .where(User.verification_status == status)
+        .order_by(User.verification_applied_at.desc(), User.id.desc())
+    )
+    return success(_page(query))
+
+
+@bp.post("/verifications/<int:user_id>")
+def review(user_id: int) -> Response:
+    body = json_object()
+    only_fields(body, {"decision", "note"})
+    decision = body.get("decision")
+    if not isinstance(decision, str) or decision not in DECISIONS:
+        raise ApiError(INVALID_PARAMETER, "decision参数错误：须为approve或reject")
+    note = optional_text(body, "note", 255)
+    if not User.select().where(User.id == user_id).exists():
+        raise ApiError(USER_NOT_FOUND)
+    outcome, role = DECISIONS[decision]
+    changes: dict[pw.Field, object] = {
+        User.verification_status: int(outcome),
+        User.reviewed_by: current_user().id,
+        User.reviewed_at: utcnow(),
+        User.review_note: note,
+        User.updated_at: utcnow(),
+    }
+    if role is not None:
+        changes[User.role] = int(role)
+    # Only a pending application can be decided, and only once.
+    decided = (
+        User.update(changes)
+        .where(User.id == user_id, User.verification_status == VerificationStatus.PENDING)
+        .execute()
+    )
+    if not decided:
+        raise ApiError(VERIFICATION_NOT_PENDING)
+    return success(describe(User.get_by_id(user_id), owner=False))
+
+
+@bp.get("/users")
+def list_users() -> Response:
+    query = User.select().order_by(User.id.desc())
+    role = _choice_arg("role", ROLES)
+    if role is not None:
+        query = query.where(User.role == role)
+    status = _choice_arg("status", STATUSES)
+    if status is not None:
+        query = query.where(User.status == status)
+    return success(_page(query))
+
+
+@bp.patch("/users/<int:user_id>")
+def update_user(user_id: int) -> Response:
+    body = json_object()
+    only_fields(body, {"status", "role"})
+    status = optional_choice(body, "status", STATUSES)
+    role = optional_choice(body, "role", ROLES)
+    if user_id == current_user().id and (
+        (status is not None and status != Status.NORMAL)
+        or (role is not None and role != Role.ADMIN)
+    ):
+        raise ApiError(CANNOT_MODIFY_SELF)
+    changes: dict[pw.Field, object] = {User.updated_at: utcnow()}
+    if status is not None:
+        changes[User.status] = status
+    if role is not None:
+        changes[User.role] = role
+    if not User.update(changes).where(User.id == user_id).execute():
+        raise ApiError(USER_NOT_FOUND)
+    return success(describe(User.get_by_id(user_id), owner=False))
