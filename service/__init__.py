@@ -20,6 +20,7 @@ from service import (
     identity,
     index,
     logs,
+    openapi,
     profile,
     request_id,
     verification,
@@ -56,6 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(profile.bp)
     app.register_blueprint(verification.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(index.bp)
     app.register_blueprint(health.bp)
     return app

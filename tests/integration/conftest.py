@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.compose import ComposeStack, DockerUnavailable, docker_mode
+from tests.support.contract import Contract
 from tests.support.envfiles import load_mode
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.live_server import LiveServer
@@ -92,6 +93,20 @@ def file_database_url(database_url: str) -> str:
     return database_url
 
 
+_SERVICE_URLS: set[str] = set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def contract(request: pytest.FixtureRequest) -> Iterator[Contract]:
+    """Every response from a service under test must match openapi.yaml."""
+    with Contract().watching(lambda url: any(url.startswith(u) for u in _SERVICE_URLS)) as c:
+        yield c
+    _say(
+        request.config,
+        f"openapi contract: {c.checked} responses checked, {c.skipped} off-spec paths",
+    )
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     try:
         session.config.stash[_DOCKER_MODE] = docker_mode(os.environ)
@@ -114,6 +129,7 @@ def live_server(
     """
     if request.config.stash.get(_DOCKER_MODE, False):
         with ComposeStack() as stack:
+            _SERVICE_URLS.add(stack.url)
             yield stack
         return
     with mysql_server.scratch_database() as name:
@@ -129,4 +145,5 @@ def live_server(
             "WX_READ_TIMEOUT": "1",
         }
         with LiveServer(env, workers=2) as server:
+            _SERVICE_URLS.add(server.url)
             yield server
