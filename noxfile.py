@@ -126,3 +126,14 @@ def coverage(session: nox.Session) -> None:
         session.error("no coverage data: run `nox -s unit integration` first")
     session.run("coverage", "combine", "--keep", "--data-file=.coverage", *sorted(parts))
     session.run("coverage", "report", "--data-file=.coverage")
+
+
+@nox.session(python=CONTAINER_PYTHON)
+def bench(session: nox.Session) -> None:
+    """The benchmark (bench/run.py): needs wrk, installed from Debian's packages when root."""
+    if shutil.which("wrk") is None:
+        if os.geteuid() != 0:
+            session.error("bench needs wrk: apt-get install wrk")
+        session.run("apt-get", "install", "-y", "-qq", "wrk", external=True)
+    install(session)
+    session.run("python", "bench/run.py", *session.posargs)

@@ -1,0 +1,106 @@
+"""The MySQL connection pool: no needless round trips, and no broken connection handed out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pymysql
+import pytest
+from playhouse.pool import MaxConnectionsExceeded
+
+from service.config import Config
+from service.db import ConnectionPool, Target, open_database
+from tests.support.mysql import MySQLServer
+
+
+@pytest.fixture
+def pool(mysql_server: MySQLServer, run_database: str) -> Iterator[ConnectionPool]:
+    target = Target(
+        "mysql",
+        mysql_server.host,
+        mysql_server.port,
+        mysql_server.user,
+        mysql_server.password,
+        run_database,
+    )
+    database = open_database(target, Config(mysql_pool_size=2, mysql_connect_timeout=1))
+    assert isinstance(database, ConnectionPool)
+    yield database
+    database.close_all()
+
+
+def connection_id(pool: ConnectionPool) -> int:
+    return int(pool.execute_sql("SELECT CONNECTION_ID()").fetchone()[0])
+
+
+def test_a_connection_back_a_moment_ago_is_reused_without_a_ping(
+    pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool.connect()
+    first = connection_id(pool)
+    pool.close()
+    pings: list[int] = []
+    real_ping = pymysql.connections.Connection.ping
+    monkeypatch.setattr(
+        pymysql.connections.Connection,
+        "ping",
+        lambda self, *a: pings.append(1) or real_ping(self, *a),
+    )
+    pool.connect()
+    assert connection_id(pool) == first
+    pool.close()
+    assert pings == []
+
+
+def test_an_idle_connection_killed_by_the_server_is_replaced(
+    pool: ConnectionPool, mysql_server: MySQLServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pool, "PING_AFTER", 0.05)
+    pool.connect()
+    first = connection_id(pool)
+    pool.close()
+    mysql_server.execute(f"KILL {first}")
+    time.sleep(0.1)
+    pool.connect()
+    assert connection_id(pool) != first  # the dead one was pinged and dropped
+    pool.close()
+
+
+def test_an_open_transaction_is_rolled_back_on_return(
+    pool: ConnectionPool, mysql_server: MySQLServer, run_database: str
+) -> None:
+    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{run_database}`.pool_probe (n INT)")
+    pool.connect()
+    pool.execute_sql("BEGIN")
+    pool.execute_sql("INSERT INTO pool_probe (n) VALUES (1)")
+    pool.close()
+    pool.connect()
+    assert pool.execute_sql("SELECT COUNT(*) FROM pool_probe").fetchone()[0] == 0
+    pool.close()
+
+
+def test_the_pool_is_bounded_and_waits_only_briefly(pool: ConnectionPool) -> None:
+    holding = threading.Barrier(3)
+    release = threading.Event()
+
+    def hold() -> None:
+        pool.connect()
+        holding.wait()
+        release.wait(10)
+        pool.close()
+
+    holders = [threading.Thread(target=hold) for _ in range(2)]
+    for thread in holders:
+        thread.start()
+    holding.wait()
+    started = time.monotonic()
+    try:
+        with pytest.raises(MaxConnectionsExceeded):
+            pool.connect()
+        assert time.monotonic() - started < 2.5  # MYSQL_CONNECT_TIMEOUT, not forever
+    finally:
+        release.set()
+        for thread in holders:
+            thread.join(10)
