@@ -29,6 +29,14 @@ CREATE TABLE `migratehistory` (
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+CREATE TABLE `rate_limits` (
+  `bucket` varchar(96) NOT NULL,
+  `hits` int NOT NULL,
+  `expires_at` datetime NOT NULL,
+  PRIMARY KEY (`bucket`),
+  KEY `ratelimit_expires_at` (`expires_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 CREATE TABLE `refresh_tokens` (
   `id` int NOT NULL AUTO_INCREMENT,
   `created_at` datetime NOT NULL,

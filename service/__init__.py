@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import (
     access_log,
@@ -43,6 +44,9 @@ def create_app(config: Config | None = None) -> Flask:
         MAX_CONTENT_LENGTH=config.max_body_bytes,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if config.trusted_proxy_count:
+        # The client's address as the last N proxies (Cloud Run's gateway: 1) saw it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_count)  # type: ignore[method-assign]
 
     request_id.init_app(app)
     access_log.init_app(app)

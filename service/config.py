@@ -95,6 +95,10 @@ class Config:
     wx_trust_cloud_headers: bool = False
     access_token_ttl: int = 2 * 60 * 60
     refresh_token_ttl: int = 7 * 24 * 60 * 60
+    login_limit_per_address: int = 30
+    login_limit_per_openid: int = 10
+    login_limit_window: int = 60
+    trusted_proxy_count: int = 0
     auto_migrate: bool = False
     max_body_bytes: int = 64 * 1024
     testing: bool = False
@@ -150,6 +154,10 @@ class Config:
             wx_trust_cloud_headers=_flag(env, "WX_TRUST_CLOUD_HEADERS", False),
             access_token_ttl=_integer(env, "ACCESS_TOKEN_TTL", 2 * 60 * 60),
             refresh_token_ttl=_integer(env, "REFRESH_TOKEN_TTL", 7 * 24 * 60 * 60),
+            login_limit_per_address=_integer(env, "LOGIN_LIMIT_PER_ADDRESS", 30),
+            login_limit_per_openid=_integer(env, "LOGIN_LIMIT_PER_OPENID", 10),
+            login_limit_window=_integer(env, "LOGIN_LIMIT_WINDOW", 60),
+            trusted_proxy_count=_integer(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
             auto_migrate=_flag(env, "AUTO_MIGRATE", False),
             max_body_bytes=_integer(env, "MAX_BODY_BYTES", 64 * 1024),
         )

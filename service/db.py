@@ -8,6 +8,7 @@ pool; local runs and tests use SQLite.
 from __future__ import annotations
 
 import logging
+import select
 import sqlite3
 import time
 import uuid
@@ -153,11 +154,15 @@ class ConnectionPool(PooledMySQLDatabase):  # type: ignore[misc]
 
     The stock pool pings every connection it hands out and rolls back every
     one it takes back, both while holding the database-wide lock, so threads
-    queue behind each other's network waits. Here a connection that came back
-    less than PING_AFTER seconds ago is handed out without a ping (it has just
-    worked; if the server died since, its first query fails, the request gets
-    503 and the connection is discarded), and a rollback is sent only when the
-    server reported a transaction still open.
+    queue behind each other's network waits. Here:
+
+    - a connection whose socket has anything to read is discarded: an idle
+      MySQL connection is sent nothing, so that is the server closing it
+      (restart, crash, KILL, wait_timeout), seen without a round trip;
+    - a connection that came back less than PING_AFTER seconds ago is handed
+      out without a ping; one idle for longer is pinged, for the rare peer
+      that vanished without closing anything;
+    - a rollback is sent only when the server reported a transaction open.
     """
 
     PING_AFTER = 1.0
@@ -166,10 +171,21 @@ class ConnectionPool(PooledMySQLDatabase):  # type: ignore[misc]
         self._returned: dict[int, float] = {}
         super().__init__(*args, **kwargs)
 
-    def _is_closed(self, conn: Any) -> bool:
-        if not conn.open:
+    @staticmethod
+    def _closed_by_server(conn: Any) -> bool:
+        sock = getattr(conn, "_sock", None)
+        if sock is None:
             return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def _is_closed(self, conn: Any) -> bool:
         returned = self._returned.pop(id(conn), None)
+        if not conn.open or self._closed_by_server(conn):
+            return True
         if returned is not None and time.monotonic() - returned < self.PING_AFTER:
             return False
         closed: bool = super()._is_closed(conn)

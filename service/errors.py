@@ -30,10 +30,13 @@ class ErrorKind:
 class ApiError(Exception):
     """Raised by views; turned into an envelope with the kind's status."""
 
-    def __init__(self, kind: ErrorKind, message: str | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(kind.key)
         self.kind = kind
         self.message = message or kind.message
+        self.headers = headers or {}
 
 
 MISSING_ACTION = ErrorKind(400, "missing_action", "缺少action参数")
@@ -67,6 +70,7 @@ PAYLOAD_TOO_LARGE = ErrorKind(413, "payload_too_large", "请求体过大")
 UNSUPPORTED_MEDIA_TYPE = ErrorKind(
     415, "unsupported_media_type", "Content-Type必须是application/json"
 )
+RATE_LIMITED = ErrorKind(429, "rate_limited", "请求过于频繁，请稍后重试")
 WECHAT_RATE_LIMITED = ErrorKind(429, "wechat_rate_limited", "微信接口调用过于频繁，请稍后重试")
 INTERNAL_ERROR = ErrorKind(500, "internal_error", "服务器内部错误")
 WECHAT_ERROR = ErrorKind(502, "wechat_error", "微信服务返回错误")
@@ -91,7 +95,9 @@ def _is_api() -> bool:
 
 
 def _on_api_error(error: ApiError) -> Response:
-    return error_response(error.kind, error.message)
+    response = error_response(error.kind, error.message)
+    response.headers.update(error.headers)
+    return response
 
 
 def _on_http_error(error: HTTPException) -> Response | HTTPException:

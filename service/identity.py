@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, request
 
-from service import sessions, users
+from service import ratelimit, sessions, users
 from service.auth import cloud_openid, current_user, login_required
 from service.config import Config
 from service.envelope import success
@@ -16,6 +16,7 @@ from service.errors import (
 )
 from service.models import AuthSession, Role, Status, User, utcnow
 from service.payload import json_object, optional_https_url, optional_text, required_text
+from service.ratelimit import Limit
 from service.wechat import WeChatClient
 
 bp = Blueprint("identity", __name__, url_prefix="/api")
@@ -27,6 +28,11 @@ AVATAR_URL_MAX = 512
 def _config() -> Config:
     config: Config = current_app.config["SERVICE"]
     return config
+
+
+def client_address() -> str:
+    """The caller's address; behind a proxy, as ProxyFix recovered it (TRUSTED_PROXY_COUNT)."""
+    return request.remote_addr or "unknown"
 
 
 def wechat() -> WeChatClient:
@@ -41,7 +47,13 @@ def login() -> Response:
     nickname = optional_text(body, "nickname", NICKNAME_MAX)
     avatar_url = optional_https_url(body, "avatar_url", AVATAR_URL_MAX)
 
+    config = _config()
+    window = config.login_limit_window
+    # Before WeChat is asked: WeChat limits code2Session per app, so one client
+    # must not spend everyone's allowance.
+    ratelimit.hit(Limit("login-address", config.login_limit_per_address, window), client_address())
     wx = wechat().code2session(code)
+    ratelimit.hit(Limit("login-openid", config.login_limit_per_openid, window), wx.openid)
     user, created = users.find_or_create(wx.openid, wx.unionid)
     g.openid = user.openid
     if int(user.status) == Status.DISABLED:

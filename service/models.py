@@ -110,4 +110,16 @@ class RefreshToken(BaseModel):
         table_name = "refresh_tokens"
 
 
-MODELS: list[type[BaseModel]] = [Counter, User, AuthSession, RefreshToken]
+class RateLimit(pw.Model):
+    """Attempts per key and time window, shared by every instance and worker."""
+
+    bucket = pw.CharField(max_length=96, primary_key=True)
+    hits = pw.IntegerField()
+    expires_at = pw.DateTimeField(index=True)
+
+    class Meta:
+        database = database
+        table_name = "rate_limits"
+
+
+MODELS: list[type[pw.Model]] = [Counter, User, AuthSession, RefreshToken, RateLimit]

@@ -143,6 +143,9 @@ def live_server(
             "WX_APPID": wechat_server.appid,
             "WX_SECRET": wechat_server.secret,
             "WX_READ_TIMEOUT": "1",
+            # Every test client comes from 127.0.0.1; the limits have tests of their own.
+            "LOGIN_LIMIT_PER_ADDRESS": "100000",
+            "LOGIN_LIMIT_PER_OPENID": "100000",
         }
         with LiveServer(env, workers=2) as server:
             _SERVICE_URLS.add(server.url)

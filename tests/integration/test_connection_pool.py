@@ -68,6 +68,31 @@ def test_an_idle_connection_killed_by_the_server_is_replaced(
     pool.close()
 
 
+def test_a_connection_the_server_closed_is_never_handed_out(
+    pool: ConnectionPool, mysql_server: MySQLServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even straight after it came back, when no ping would be sent: a restart or a KILL."""
+    pings: list[int] = []
+    real_ping = pymysql.connections.Connection.ping
+    monkeypatch.setattr(
+        pymysql.connections.Connection,
+        "ping",
+        lambda self, *a: pings.append(1) or real_ping(self, *a),
+    )
+    pool.connect()
+    first = connection_id(pool)
+    pool.close()
+    mysql_server.execute(f"KILL {first}")
+    deadline = time.monotonic() + 2
+    while not ConnectionPool._closed_by_server(pool._connections[0][2]):
+        assert time.monotonic() < deadline, "the server's close never arrived"
+        time.sleep(0.01)
+    pool.connect()
+    assert connection_id(pool) != first
+    pool.close()
+    assert pings == []
+
+
 def test_an_open_transaction_is_rolled_back_on_return(
     pool: ConnectionPool, mysql_server: MySQLServer, run_database: str
 ) -> None:

@@ -1,0 +1,127 @@
+"""POST /api/login is limited per client address and per openid (rerun on MySQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import create_app, db, migrations, ratelimit
+from service.config import Config
+from service.errors import ApiError
+from service.models import User
+from service.ratelimit import Limit
+from tests.support.fake_wechat import FakeWeChat
+
+
+@pytest.fixture
+def limited(config: Config) -> Iterator[Flask]:
+    """Small limits, and the client address taken from one trusted proxy's X-Forwarded-For."""
+    app = create_app(
+        replace(
+            config,
+            login_limit_per_address=3,
+            login_limit_per_openid=2,
+            login_limit_window=60,
+            trusted_proxy_count=1,
+        )
+    )
+    migrations.upgrade()
+    yield app
+    db.dispose()
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    now = [1_800_000_010.0]  # 10 s into a 60 s window
+    monkeypatch.setattr(ratelimit, "clock", lambda: now[0])
+    return now
+
+
+def login(
+    client: FlaskClient, fake: FakeWeChat, openid: str, address: str
+) -> tuple[int, dict, dict]:  # type: ignore[type-arg]
+    response = client.post(
+        "/api/login",
+        json={"code": fake.login_code(openid)},
+        headers={"X-Forwarded-For": address},
+    )
+    return response.status_code, dict(response.json), dict(response.headers)
+
+
+def test_one_address_is_limited_before_wechat_is_asked(
+    limited: Flask, fake_wechat: FakeWeChat, frozen_clock: list[float]
+) -> None:
+    client = limited.test_client()
+    statuses = [login(client, fake_wechat, f"oAddr{n}", "203.0.113.7")[0] for n in range(3)]
+    assert statuses == [200, 200, 200]
+    calls = fake_wechat.calls["/sns/jscode2session"]
+    status, body, headers = login(client, fake_wechat, "oAddr9", "203.0.113.7")
+    assert (status, body["error"], body["code"]) == (429, "rate_limited", 0)
+    assert headers["Retry-After"] == "50"  # the window ends 50 s from now
+    assert fake_wechat.calls["/sns/jscode2session"] == calls  # WeChat was not asked
+    assert User.select().where(User.openid == "oAddr9").count() == 0
+    # Another address is unaffected.
+    assert login(client, fake_wechat, "oAddr9", "198.51.100.1")[0] == 200
+
+
+def test_one_openid_is_limited_across_addresses(
+    limited: Flask, fake_wechat: FakeWeChat, frozen_clock: list[float]
+) -> None:
+    client = limited.test_client()
+    assert login(client, fake_wechat, "oSame", "192.0.2.1")[0] == 200
+    assert login(client, fake_wechat, "oSame", "192.0.2.2")[0] == 200
+    status, body, headers = login(client, fake_wechat, "oSame", "192.0.2.3")
+    assert (status, body["error"]) == (429, "rate_limited")
+    assert int(headers["Retry-After"]) > 0
+
+
+def test_the_next_window_starts_afresh(
+    limited: Flask, fake_wechat: FakeWeChat, frozen_clock: list[float]
+) -> None:
+    client = limited.test_client()
+    for n in range(3):
+        login(client, fake_wechat, f"oWin{n}", "203.0.113.9")
+    assert login(client, fake_wechat, "oWin3", "203.0.113.9")[0] == 429
+    frozen_clock[0] += 60
+    assert login(client, fake_wechat, "oWin3", "203.0.113.9")[0] == 200
+
+
+def test_a_forged_forwarded_for_entry_does_not_escape_the_limit(
+    limited: Flask, fake_wechat: FakeWeChat, frozen_clock: list[float]
+) -> None:
+    """Only the last hop, added by the trusted proxy, counts; a client's own entries do not."""
+    client = limited.test_client()
+    statuses = [
+        login(client, fake_wechat, f"oForge{n}", f"10.0.0.{n}, 203.0.113.50")[0] for n in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_concurrent_attempts_never_exceed_the_limit(
+    file_database_url: str, fake_wechat: FakeWeChat
+) -> None:
+    app = create_app(Config(database_url=file_database_url, testing=True))
+    migrations.upgrade()
+    limit = Limit("probe", 10, 3600)
+
+    def attempt(_: int) -> bool:
+        with app.app_context():
+            try:
+                ratelimit.hit(limit, "one-key")
+                return True
+            except ApiError:
+                return False
+            finally:
+                db.close_connection()
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            allowed = sum(pool.map(attempt, range(40)))
+    finally:
+        db.dispose()
+    assert allowed == 10
