@@ -80,7 +80,7 @@ def verifications() -> Response:
     return success(_page(query))
 
 
-@bp.post("/verifications/<int:user_id>")
+@bp.post("/verifications/<int(max=2147483647):user_id>")
 def review(user_id: int) -> Response:
     body = json_object()
     only_fields(body, {"decision", "note"})
@@ -123,7 +123,7 @@ def list_users() -> Response:
     return success(_page(query))
 
 
-@bp.patch("/users/<int:user_id>")
+@bp.patch("/users/<int(max=2147483647):user_id>")
 def update_user(user_id: int) -> Response:
     body = json_object()
     only_fields(body, {"status", "role"})
