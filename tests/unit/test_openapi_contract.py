@@ -19,7 +19,7 @@ def app_routes(app: Flask) -> set[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        path = re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule)
         routes |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
     return routes
 

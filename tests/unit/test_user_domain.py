@@ -254,7 +254,7 @@ def admin_routes(app: Flask) -> list[tuple[str, str]]:
     routes = []
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/admin"):
-            path = re.sub(r"<(?:\w+:)?\w+>", "1", rule.rule)
+            path = re.sub(r"<(?:[^:>]+:)?\w+>", "1", rule.rule)
             routes += [(m, path) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
     return routes
 
