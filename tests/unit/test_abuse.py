@@ -1,0 +1,322 @@
+"""Hostile input, field by field: always a 4xx in the envelope, and no stored data changed.
+
+Every operation that takes a JSON body is covered, as an admin so that each
+request reaches its own validation. Rerun on MySQL by the integration suite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from service import db
+from service.models import MODELS, RateLimit, User
+from service.openapi import document
+from tests.support.fake_wechat import FakeWeChat
+from tests.support.identity import bearer, login
+
+ERROR_KEYS = set(document()["components"]["schemas"]["ErrorKey"]["enum"])
+
+# (method, path, a valid body, text fields, integer fields)
+OPERATIONS: list[tuple[str, str, dict[str, Any], list[str], list[str]]] = [
+    ("post", "/api/count", {"action": "inc"}, ["action"], []),
+    (
+        "post",
+        "/api/login",
+        {"code": "c", "nickname": "n", "avatar_url": "https://a.example/x"},
+        ["code", "nickname", "avatar_url"],
+        [],
+    ),
+    ("post", "/api/refresh_token", {"refresh_token": "r"}, ["refresh_token"], []),
+    (
+        "patch",
+        "/api/user/profile",
+        {"nickname": "n", "avatar_url": "https://a.example/x", "role": 2},
+        ["nickname", "avatar_url"],
+        ["role"],
+    ),
+    ("post", "/api/user/phone", {"code": "c"}, ["code"], []),
+    (
+        "post",
+        "/api/community/verify",
+        {"name": "n", "workId": "w", "workProof": "p"},
+        ["name", "workId", "workProof"],
+        [],
+    ),
+    (
+        "post",
+        "/api/admin/verifications/{target}",
+        {"decision": "approve", "note": "n"},
+        ["decision", "note"],
+        [],
+    ),
+    ("patch", "/api/admin/users/{target}", {"status": 1, "role": 1}, [], ["status", "role"]),
+]
+OPERATION_IDS = [f"{m.upper()} {p}" for m, p, *_ in OPERATIONS]
+
+WRONG_FOR_TEXT = [1, 1.5, True, [], {}, ["x"], {"$gt": ""}]
+WRONG_FOR_INT = ["1", 1.5, True, [], {}, [1], 10**30, -(10**30)]
+
+
+def snapshot() -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored row (rate-limit counters aside: counting attempts is their job)."""
+    tables = {}
+    for model in MODELS:
+        if model is RateLimit:
+            continue
+        rows = model.select().order_by(model._meta.primary_key).tuples()
+        tables[model._meta.table_name] = list(rows)
+    return tables
+
+
+@pytest.fixture
+def world(
+    app: Flask, client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner
+) -> dict[str, Any]:
+    """An admin acting, a user with a pending application as the target, a counter at 5."""
+    admin = login(client, fake_wechat, "oAbuseAdmin")
+    runner.invoke(args=["users", "promote", "oAbuseAdmin"])
+    target = login(client, fake_wechat, "oAbuseTarget")
+    client.post(
+        "/api/community/verify",
+        json={"name": "n", "workId": "w", "workProof": "p"},
+        headers=bearer(target["token"]),
+    )
+    for _ in range(5):
+        client.post("/api/count", json={"action": "inc"})
+    return {"headers": bearer(admin["token"]), "target": target["user_id"]}
+
+
+def send(client: FlaskClient, world: dict[str, Any], method: str, path: str, **kwargs: Any) -> Any:
+    return getattr(client, method)(
+        path.format(target=world["target"]), headers=world["headers"], **kwargs
+    )
+
+
+def assert_refused(response: Any) -> None:
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    body = response.json
+    assert body["code"] == 0
+    assert body["data"] == {}
+    assert body["error"] in ERROR_KEYS
+
+
+def refused_without_change(
+    client: FlaskClient, world: dict[str, Any], request: Callable[[], Any]
+) -> None:
+    before = snapshot()
+    assert_refused(request())
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
+)
+def test_oversized_body(
+    client: FlaskClient,
+    world: dict[str, Any],
+    method: str,
+    path: str,
+    valid: dict[str, Any],
+    texts: list[str],
+    ints: list[str],
+) -> None:
+    body = {**valid, "padding": "x" * 70_000}
+    refused_without_change(client, world, lambda: send(client, world, method, path, json=body))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
+)
+def test_deeply_nested_json(
+    client: FlaskClient,
+    world: dict[str, Any],
+    method: str,
+    path: str,
+    valid: dict[str, Any],
+    texts: list[str],
+    ints: list[str],
+) -> None:
+    field = (texts + ints)[0]
+    raw = json.dumps({**valid, field: "__NEST__"}).replace(
+        '"__NEST__"', "[" * 20_000 + "]" * 20_000
+    )
+    refused_without_change(
+        client,
+        world,
+        lambda: send(client, world, method, path, data=raw, content_type="application/json"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
+)
+def test_invalid_utf8(
+    client: FlaskClient,
+    world: dict[str, Any],
+    method: str,
+    path: str,
+    valid: dict[str, Any],
+    texts: list[str],
+    ints: list[str],
+) -> None:
+    raw = json.dumps(valid).encode().replace(b"{", b'{"\xff\xfe": "\xc3\x28", ', 1)
+    refused_without_change(
+        client,
+        world,
+        lambda: send(client, world, method, path, data=raw, content_type="application/json"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
+)
+def test_huge_integers_in_every_field(
+    client: FlaskClient,
+    world: dict[str, Any],
+    method: str,
+    path: str,
+    valid: dict[str, Any],
+    texts: list[str],
+    ints: list[str],
+) -> None:
+    for field in texts + ints:
+        for huge in ("1" + "0" * 30, "9" * 5000):
+            raw = json.dumps({**valid, field: "__N__"}).replace('"__N__"', huge)
+            refused_without_change(
+                client,
+                world,
+                lambda raw=raw: send(
+                    client, world, method, path, data=raw, content_type="application/json"
+                ),
+            )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
+)
+def test_10000_character_strings_in_every_field(
+    client: FlaskClient,
+    world: dict[str, Any],
+    method: str,
+    path: str,
+    valid: dict[str, Any],
+    texts: list[str],
+    ints: list[str],
+) -> None:
+    for field in texts + ints:
+        for long in ("x" * 10_000, "新" * 10_000, "https://" + "a" * 10_000):
+            body = {**valid, field: long}
+            refused_without_change(
+                client, world, lambda body=body: send(client, world, method, path, json=body)
+            )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
+)
+def test_wrong_json_types_in_every_field(
+    client: FlaskClient,
+    world: dict[str, Any],
+    method: str,
+    path: str,
+    valid: dict[str, Any],
+    texts: list[str],
+    ints: list[str],
+) -> None:
+    cases = [(f, w) for f in texts for w in WRONG_FOR_TEXT] + [
+        (f, w) for f in ints for w in WRONG_FOR_INT
+    ]
+    assert cases
+    for field, wrong in cases:
+        body = {**valid, field: wrong}
+        refused_without_change(
+            client, world, lambda body=body: send(client, world, method, path, json=body)
+        )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
+)
+def test_body_of_the_wrong_json_type(
+    client: FlaskClient,
+    world: dict[str, Any],
+    method: str,
+    path: str,
+    valid: dict[str, Any],
+    texts: list[str],
+    ints: list[str],
+) -> None:
+    for raw in ("[]", '"text"', "42", "null", "true", json.dumps([valid])):
+        refused_without_change(
+            client,
+            world,
+            lambda raw=raw: send(
+                client, world, method, path, data=raw, content_type="application/json"
+            ),
+        )
+
+
+SQL_LOOKING = [
+    "' OR '1'='1",
+    "1; DROP TABLE users; --",
+    "'); DELETE FROM users; --",
+    "\\'; SELECT SLEEP(5); --",
+    '" UNION SELECT openid FROM users --',
+]
+
+
+@pytest.mark.parametrize("text", SQL_LOOKING)
+def test_sql_looking_text_is_stored_as_text(
+    client: FlaskClient, world: dict[str, Any], text: str
+) -> None:
+    """Where any text is allowed, SQL is just text: stored verbatim, never executed."""
+    users_before = User.select().count()
+    response = client.patch("/api/user/profile", json={"nickname": text}, headers=world["headers"])
+    assert response.status_code == 200
+    assert response.json["data"]["nickname"] == text
+    assert User.select().count() == users_before
+    assert set(db.database.get_tables()) >= {m._meta.table_name for m in MODELS}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "valid", "texts", "ints"),
+    OPERATIONS[:3] + OPERATIONS[4:],
+    ids=OPERATION_IDS[:3] + OPERATION_IDS[4:],
+)
+def test_sql_looking_text_elsewhere_is_refused_or_harmless(
+    client: FlaskClient,
+    world: dict[str, Any],
+    method: str,
+    path: str,
+    valid: dict[str, Any],
+    texts: list[str],
+    ints: list[str],
+) -> None:
+    """Codes, tokens, actions, decisions: SQL in them is simply not a valid value."""
+    for field in texts:
+        for text in SQL_LOOKING:
+            before = snapshot()
+            response = send(client, world, method, path, json={**valid, field: text})
+            if response.status_code >= 400:
+                assert_refused(response)
+                assert snapshot() == before
+            else:  # a free-text field (name, note): kept verbatim
+                assert text in json.dumps(snapshot(), ensure_ascii=False, default=str)
+            assert set(db.database.get_tables()) >= {m._meta.table_name for m in MODELS}
+
+
+def test_every_json_operation_is_covered(app: Flask) -> None:
+    covered = {(m, p.replace("{target}", "{user_id}")) for m, p, *_ in OPERATIONS}
+    with_bodies = {
+        (method, path)
+        for path, item in document()["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "requestBody" in operation
+    }
+    assert with_bodies - covered == {("post", "/api/user/profile")}  # the same view as PATCH
