@@ -31,23 +31,30 @@ def pool(mysql_server: MySQLServer, run_database: str) -> Iterator[ConnectionPoo
     database.close_all()
 
 
+@pytest.fixture
+def pings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per ping any PyMySQL connection sends."""
+    sent: list[int] = []
+    real_ping = pymysql.connections.Connection.ping
+
+    def counting_ping(self: pymysql.connections.Connection, *args: object) -> object:
+        sent.append(1)
+        return real_ping(self, *args)
+
+    monkeypatch.setattr(pymysql.connections.Connection, "ping", counting_ping)
+    return sent
+
+
 def connection_id(pool: ConnectionPool) -> int:
     return int(pool.execute_sql("SELECT CONNECTION_ID()").fetchone()[0])
 
 
 def test_a_connection_back_a_moment_ago_is_reused_without_a_ping(
-    pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch
+    pool: ConnectionPool, pings: list[int]
 ) -> None:
     pool.connect()
     first = connection_id(pool)
     pool.close()
-    pings: list[int] = []
-    real_ping = pymysql.connections.Connection.ping
-    monkeypatch.setattr(
-        pymysql.connections.Connection,
-        "ping",
-        lambda self, *a: pings.append(1) or real_ping(self, *a),
-    )
     pool.connect()
     assert connection_id(pool) == first
     pool.close()
@@ -69,16 +76,9 @@ def test_an_idle_connection_killed_by_the_server_is_replaced(
 
 
 def test_a_connection_the_server_closed_is_never_handed_out(
-    pool: ConnectionPool, mysql_server: MySQLServer, monkeypatch: pytest.MonkeyPatch
+    pool: ConnectionPool, mysql_server: MySQLServer, pings: list[int]
 ) -> None:
     """Even straight after it came back, when no ping would be sent: a restart or a KILL."""
-    pings: list[int] = []
-    real_ping = pymysql.connections.Connection.ping
-    monkeypatch.setattr(
-        pymysql.connections.Connection,
-        "ping",
-        lambda self, *a: pings.append(1) or real_ping(self, *a),
-    )
     pool.connect()
     first = connection_id(pool)
     pool.close()

@@ -15,7 +15,7 @@ import requests
 
 from service.openapi import SPEC_PATH
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.live_server import PROJECT_ROOT, LiveServer
+from tests.support.live_server import PROJECT_ROOT, LiveServer, promote
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 # A hard stop only: --max-examples bounds the run (--max-time would make fuzzing
@@ -37,16 +37,7 @@ def admin_token(server: LiveServer, fake: FakeWeChat) -> str:
     response = requests.post(
         f"{server.url}/api/login", json={"code": fake.login_code("oFuzzAdmin")}, timeout=10
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "flask", "users", "promote", "oFuzzAdmin"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": server.env["DATABASE_URL"]},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "admin" in done.stdout
+    promote(server, "oFuzzAdmin")
     return str(response.json()["data"]["token"])
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -12,7 +9,7 @@ import requests
 
 from service.openapi import document
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.live_server import PROJECT_ROOT, LiveServer
+from tests.support.live_server import LiveServer, promote
 
 
 class Member:
@@ -36,21 +33,6 @@ class Member:
         assert status == 200
         data: dict[str, Any] = body["data"]
         return data
-
-
-def promote(server: LiveServer, openid: str) -> None:
-    """`flask users promote`, run as an operator would, against the server's database."""
-    done = subprocess.run(
-        [sys.executable, "-m", "flask", "users", "promote", openid, "--role", "admin"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": server.env["DATABASE_URL"]},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "is now admin (9)" in done.stdout
 
 
 @pytest.fixture

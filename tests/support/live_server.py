@@ -140,3 +140,18 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def promote(server: LiveServer, openid: str, role: str = "admin") -> None:
+    """`flask users promote`, run as an operator would, against the server's database."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "users", "promote", openid, "--role", role],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": server.env["DATABASE_URL"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"is now {role}" in done.stdout, done.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -22,42 +23,63 @@ from tests.support.identity import bearer, login
 
 ERROR_KEYS = set(document()["components"]["schemas"]["ErrorKey"]["enum"])
 
-# (method, path, a valid body, text fields, integer fields)
-OPERATIONS: list[tuple[str, str, dict[str, Any], list[str], list[str]]] = [
-    ("post", "/api/count", {"action": "inc"}, ["action"], []),
-    (
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    valid: dict[str, Any]  # a body the operation would accept
+    texts: list[str]  # its text fields
+    ints: list[str]  # its integer fields
+
+    @property
+    def fields(self) -> list[str]:
+        return self.texts + self.ints
+
+
+OPERATIONS = [
+    Operation("post", "/api/count", {"action": "inc"}, ["action"], []),
+    Operation(
         "post",
         "/api/login",
         {"code": "c", "nickname": "n", "avatar_url": "https://a.example/x"},
         ["code", "nickname", "avatar_url"],
         [],
     ),
-    ("post", "/api/refresh_token", {"refresh_token": "r"}, ["refresh_token"], []),
-    (
+    Operation("post", "/api/refresh_token", {"refresh_token": "r"}, ["refresh_token"], []),
+    Operation(
         "patch",
         "/api/user/profile",
         {"nickname": "n", "avatar_url": "https://a.example/x", "role": 2},
         ["nickname", "avatar_url"],
         ["role"],
     ),
-    ("post", "/api/user/phone", {"code": "c"}, ["code"], []),
-    (
+    Operation("post", "/api/user/phone", {"code": "c"}, ["code"], []),
+    Operation(
         "post",
         "/api/community/verify",
         {"name": "n", "workId": "w", "workProof": "p"},
         ["name", "workId", "workProof"],
         [],
     ),
-    (
+    Operation(
         "post",
         "/api/admin/verifications/{target}",
         {"decision": "approve", "note": "n"},
         ["decision", "note"],
         [],
     ),
-    ("patch", "/api/admin/users/{target}", {"status": 1, "role": 1}, [], ["status", "role"]),
+    Operation(
+        "patch", "/api/admin/users/{target}", {"status": 1, "role": 1}, [], ["status", "role"]
+    ),
 ]
-OPERATION_IDS = [f"{m.upper()} {p}" for m, p, *_ in OPERATIONS]
+
+
+@pytest.fixture(params=OPERATIONS, ids=lambda op: f"{op.method.upper()} {op.path}")
+def operation(request: pytest.FixtureRequest) -> Operation:
+    op: Operation = request.param
+    return op
+
 
 WRONG_FOR_TEXT = [1, 1.5, True, [], {}, ["x"], {"$gt": ""}]
 WRONG_FOR_INT = ["1", 1.5, True, [], {}, [1], 10**30, -(10**30)]
@@ -92,10 +114,9 @@ def world(
     return {"headers": bearer(admin["token"]), "target": target["user_id"]}
 
 
-def send(client: FlaskClient, world: dict[str, Any], method: str, path: str, **kwargs: Any) -> Any:
-    return getattr(client, method)(
-        path.format(target=world["target"]), headers=world["headers"], **kwargs
-    )
+def send(client: FlaskClient, world: dict[str, Any], op: Operation, **kwargs: Any) -> Any:
+    path = op.path.format(target=world["target"])
+    return getattr(client, op.method)(path, headers=world["headers"], **kwargs)
 
 
 def assert_refused(response: Any) -> None:
@@ -114,150 +135,82 @@ def refused_without_change(
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
-)
-def test_oversized_body(
-    client: FlaskClient,
-    world: dict[str, Any],
-    method: str,
-    path: str,
-    valid: dict[str, Any],
-    texts: list[str],
-    ints: list[str],
-) -> None:
-    body = {**valid, "padding": "x" * 70_000}
-    refused_without_change(client, world, lambda: send(client, world, method, path, json=body))
+def test_oversized_body(client: FlaskClient, world: dict[str, Any], operation: Operation) -> None:
+    body = {**operation.valid, "padding": "x" * 70_000}
+    refused_without_change(client, world, lambda: send(client, world, operation, json=body))
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
-)
 def test_deeply_nested_json(
-    client: FlaskClient,
-    world: dict[str, Any],
-    method: str,
-    path: str,
-    valid: dict[str, Any],
-    texts: list[str],
-    ints: list[str],
+    client: FlaskClient, world: dict[str, Any], operation: Operation
 ) -> None:
-    field = (texts + ints)[0]
-    raw = json.dumps({**valid, field: "__NEST__"}).replace(
+    field = operation.fields[0]
+    raw = json.dumps({**operation.valid, field: "__NEST__"}).replace(
         '"__NEST__"', "[" * 20_000 + "]" * 20_000
     )
     refused_without_change(
         client,
         world,
-        lambda: send(client, world, method, path, data=raw, content_type="application/json"),
+        lambda: send(client, world, operation, data=raw, content_type="application/json"),
     )
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
-)
-def test_invalid_utf8(
-    client: FlaskClient,
-    world: dict[str, Any],
-    method: str,
-    path: str,
-    valid: dict[str, Any],
-    texts: list[str],
-    ints: list[str],
-) -> None:
-    raw = json.dumps(valid).encode().replace(b"{", b'{"\xff\xfe": "\xc3\x28", ', 1)
+def test_invalid_utf8(client: FlaskClient, world: dict[str, Any], operation: Operation) -> None:
+    raw = json.dumps(operation.valid).encode().replace(b"{", b'{"\xff\xfe": "\xc3\x28", ', 1)
     refused_without_change(
         client,
         world,
-        lambda: send(client, world, method, path, data=raw, content_type="application/json"),
+        lambda: send(client, world, operation, data=raw, content_type="application/json"),
     )
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
-)
 def test_huge_integers_in_every_field(
-    client: FlaskClient,
-    world: dict[str, Any],
-    method: str,
-    path: str,
-    valid: dict[str, Any],
-    texts: list[str],
-    ints: list[str],
+    client: FlaskClient, world: dict[str, Any], operation: Operation
 ) -> None:
-    for field in texts + ints:
+    for field in operation.fields:
         for huge in ("1" + "0" * 30, "9" * 5000):
-            raw = json.dumps({**valid, field: "__N__"}).replace('"__N__"', huge)
+            raw = json.dumps({**operation.valid, field: "__N__"}).replace('"__N__"', huge)
             refused_without_change(
                 client,
                 world,
                 lambda raw=raw: send(
-                    client, world, method, path, data=raw, content_type="application/json"
+                    client, world, operation, data=raw, content_type="application/json"
                 ),
             )
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
-)
 def test_10000_character_strings_in_every_field(
-    client: FlaskClient,
-    world: dict[str, Any],
-    method: str,
-    path: str,
-    valid: dict[str, Any],
-    texts: list[str],
-    ints: list[str],
+    client: FlaskClient, world: dict[str, Any], operation: Operation
 ) -> None:
-    for field in texts + ints:
+    for field in operation.fields:
         for long in ("x" * 10_000, "新" * 10_000, "https://" + "a" * 10_000):
-            body = {**valid, field: long}
+            body = {**operation.valid, field: long}
             refused_without_change(
-                client, world, lambda body=body: send(client, world, method, path, json=body)
+                client, world, lambda body=body: send(client, world, operation, json=body)
             )
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
-)
 def test_wrong_json_types_in_every_field(
-    client: FlaskClient,
-    world: dict[str, Any],
-    method: str,
-    path: str,
-    valid: dict[str, Any],
-    texts: list[str],
-    ints: list[str],
+    client: FlaskClient, world: dict[str, Any], operation: Operation
 ) -> None:
-    cases = [(f, w) for f in texts for w in WRONG_FOR_TEXT] + [
-        (f, w) for f in ints for w in WRONG_FOR_INT
-    ]
+    cases = [(f, w) for f in operation.texts for w in WRONG_FOR_TEXT]
+    cases += [(f, w) for f in operation.ints for w in WRONG_FOR_INT]
     assert cases
     for field, wrong in cases:
-        body = {**valid, field: wrong}
+        body = {**operation.valid, field: wrong}
         refused_without_change(
-            client, world, lambda body=body: send(client, world, method, path, json=body)
+            client, world, lambda body=body: send(client, world, operation, json=body)
         )
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "valid", "texts", "ints"), OPERATIONS, ids=OPERATION_IDS
-)
 def test_body_of_the_wrong_json_type(
-    client: FlaskClient,
-    world: dict[str, Any],
-    method: str,
-    path: str,
-    valid: dict[str, Any],
-    texts: list[str],
-    ints: list[str],
+    client: FlaskClient, world: dict[str, Any], operation: Operation
 ) -> None:
-    for raw in ("[]", '"text"', "42", "null", "true", json.dumps([valid])):
+    for raw in ("[]", '"text"', "42", "null", "true", json.dumps([operation.valid])):
         refused_without_change(
             client,
             world,
             lambda raw=raw: send(
-                client, world, method, path, data=raw, content_type="application/json"
+                client, world, operation, data=raw, content_type="application/json"
             ),
         )
 
@@ -284,25 +237,14 @@ def test_sql_looking_text_is_stored_as_text(
     assert set(db.database.get_tables()) >= {m._meta.table_name for m in MODELS}
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "valid", "texts", "ints"),
-    OPERATIONS[:3] + OPERATIONS[4:],
-    ids=OPERATION_IDS[:3] + OPERATION_IDS[4:],
-)
 def test_sql_looking_text_elsewhere_is_refused_or_harmless(
-    client: FlaskClient,
-    world: dict[str, Any],
-    method: str,
-    path: str,
-    valid: dict[str, Any],
-    texts: list[str],
-    ints: list[str],
+    client: FlaskClient, world: dict[str, Any], operation: Operation
 ) -> None:
     """Codes, tokens, actions, decisions: SQL in them is simply not a valid value."""
-    for field in texts:
+    for field in operation.texts:
         for text in SQL_LOOKING:
             before = snapshot()
-            response = send(client, world, method, path, json={**valid, field: text})
+            response = send(client, world, operation, json={**operation.valid, field: text})
             if response.status_code >= 400:
                 assert_refused(response)
                 assert snapshot() == before
@@ -312,7 +254,7 @@ def test_sql_looking_text_elsewhere_is_refused_or_harmless(
 
 
 def test_every_json_operation_is_covered(app: Flask) -> None:
-    covered = {(m, p.replace("{target}", "{user_id}")) for m, p, *_ in OPERATIONS}
+    covered = {(op.method, op.path.replace("{target}", "{user_id}")) for op in OPERATIONS}
     with_bodies = {
         (method, path)
         for path, item in document()["paths"].items()
