@@ -11,10 +11,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import current_app, g, request
+from flask import g, request
 
-from service import users
-from service.config import Config
+from service import config, users
 from service.errors import TOKEN_INVALID, TOKEN_MISSING, USER_DISABLED, ApiError
 from service.models import AuthSession, Status, User
 from service.tokens import decode_access_token
@@ -23,11 +22,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 OPENID_HEADERS = ("X-WX-OPENID", "X-WX-FROM-OPENID")
-
-
-def _config() -> Config:
-    config: Config = current_app.config["SERVICE"]
-    return config
 
 
 def cloud_openid() -> str | None:
@@ -42,7 +36,7 @@ def _from_token(header: str) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(TOKEN_INVALID)
-    claims = decode_access_token(_config().token_secret, token.strip())
+    claims = decode_access_token(config.current().token_secret, token.strip())
     try:
         user_id = int(claims["sub"])
     except (TypeError, ValueError):
@@ -72,7 +66,7 @@ def authenticate() -> User:
     if header is not None:
         user = _from_token(header)
     else:
-        openid = cloud_openid() if _config().wx_trust_cloud_headers else None
+        openid = cloud_openid() if config.current().wx_trust_cloud_headers else None
         if openid is None:
             raise ApiError(TOKEN_MISSING)
         user = _from_cloud_headers(openid)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from flask import current_app
+
 DEFAULT_WX_API_BASE = "https://api.weixin.qq.com"
 DEFAULT_MYSQL_DATABASE = "flask_demo"
 
@@ -161,3 +163,9 @@ class Config:
             auto_migrate=_flag(env, "AUTO_MIGRATE", False),
             max_body_bytes=_integer(env, "MAX_BODY_BYTES", 64 * 1024),
         )
+
+
+def current() -> Config:
+    """The configuration of the app handling this request."""
+    config: Config = current_app.config["SERVICE"]
+    return config

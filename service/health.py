@@ -27,6 +27,4 @@ def readyz() -> Response:
         db.ping()
     except db.UNAVAILABLE_ERRORS:
         return error_response(DATABASE_UNAVAILABLE)
-    finally:
-        db.close_connection()
     return success({"status": "ready", "database": db.dialect()})

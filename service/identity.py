@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 
-from service import ratelimit, sessions, users
+from service import config, ratelimit, sessions, users, wechat
 from service.auth import cloud_openid, current_user, login_required
-from service.config import Config
 from service.envelope import success
 from service.errors import (
     CLOUD_IDENTITY_DISABLED,
@@ -14,20 +13,11 @@ from service.errors import (
     USER_DISABLED,
     ApiError,
 )
-from service.models import AuthSession, Role, Status, User, utcnow
+from service.models import Role, Status, User, utcnow
 from service.payload import json_object, optional_https_url, optional_text, required_text
 from service.ratelimit import Limit
-from service.wechat import WeChatClient
 
 bp = Blueprint("identity", __name__, url_prefix="/api")
-
-NICKNAME_MAX = 64
-AVATAR_URL_MAX = 512
-
-
-def _config() -> Config:
-    config: Config = current_app.config["SERVICE"]
-    return config
 
 
 def client_address() -> str:
@@ -35,25 +25,22 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def wechat() -> WeChatClient:
-    client: WeChatClient = current_app.extensions["wechat"]
-    return client
-
-
 @bp.post("/login")
 def login() -> Response:
     body = json_object()
     code = required_text(body, "code", 128)
-    nickname = optional_text(body, "nickname", NICKNAME_MAX)
-    avatar_url = optional_https_url(body, "avatar_url", AVATAR_URL_MAX)
+    nickname = optional_text(body, "nickname", User.nickname.max_length)
+    avatar_url = optional_https_url(body, "avatar_url", User.avatar_url.max_length)
 
-    config = _config()
-    window = config.login_limit_window
+    settings = config.current()
+    window = settings.login_limit_window
     # Before WeChat is asked: WeChat limits code2Session per app, so one client
     # must not spend everyone's allowance.
-    ratelimit.hit(Limit("login-address", config.login_limit_per_address, window), client_address())
-    wx = wechat().code2session(code)
-    ratelimit.hit(Limit("login-openid", config.login_limit_per_openid, window), wx.openid)
+    ratelimit.hit(
+        Limit("login-address", settings.login_limit_per_address, window), client_address()
+    )
+    wx = wechat.client().code2session(code)
+    ratelimit.hit(Limit("login-openid", settings.login_limit_per_openid, window), wx.openid)
     user, created = users.find_or_create(wx.openid, wx.unionid)
     g.openid = user.openid
     if int(user.status) == Status.DISABLED:
@@ -66,7 +53,7 @@ def login() -> Response:
     if changes:
         User.update({**changes, User.updated_at: utcnow()}).where(User.id == user.id).execute()
 
-    grant = sessions.start(_config(), user)
+    grant = sessions.start(settings, user)
     role = Role(int(user.role))
     return success(
         {
@@ -86,7 +73,7 @@ def login() -> Response:
 def refresh_token() -> Response:
     body = json_object()
     raw = required_text(body, "refresh_token", 256)
-    user, grant = sessions.rotate(_config(), raw)
+    user, grant = sessions.rotate(config.current(), raw)
     g.openid = user.openid
     return success(
         {
@@ -106,16 +93,14 @@ def logout() -> Response:
     if session is not None:
         sessions.revoke(session.id)
     else:  # identified by Cloud Run's headers: there is no one session, end them all
-        AuthSession.update(revoked_at=utcnow()).where(
-            AuthSession.user == current_user().id, AuthSession.revoked_at.is_null()
-        ).execute()
+        sessions.revoke_all(current_user().id)
     return success({})
 
 
 @bp.get("/wx_openid")
 def wx_openid() -> Response:
     """The caller's identity as Cloud Run's gateway states it (the official templates' route)."""
-    if not _config().wx_trust_cloud_headers:
+    if not config.current().wx_trust_cloud_headers:
         raise ApiError(CLOUD_IDENTITY_DISABLED)
     openid = cloud_openid()
     if openid is None:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import peewee as pw
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 
-from service import users
+from service import users, wechat
 from service.auth import current_user, login_required
 from service.envelope import success
 from service.errors import PHONE_TAKEN, ROLE_NOT_ALLOWED, ApiError
@@ -22,12 +22,9 @@ from service.payload import (
     optional_text,
     required_text,
 )
-from service.wechat import WeChatClient
 
 bp = Blueprint("profile", __name__, url_prefix="/api/user")
 
-NICKNAME_MAX = 64
-AVATAR_URL_MAX = 512
 SELF_ROLES = {int(Role.SOLO), int(Role.SUPERVISOR)}
 EDITABLE = {"nickname", "avatar_url", "role"}
 #: Fields a user can see but never set: the 403 names them rather than calling them unknown.
@@ -104,10 +101,10 @@ def edit_profile() -> Response:
     body = json_object()
     only_fields(body, EDITABLE, PROTECTED)
     changes: dict[pw.Field, object] = {}
-    nickname = optional_text(body, "nickname", NICKNAME_MAX)
+    nickname = optional_text(body, "nickname", User.nickname.max_length)
     if nickname is not None:
         changes[User.nickname] = nickname
-    avatar_url = optional_https_url(body, "avatar_url", AVATAR_URL_MAX)
+    avatar_url = optional_https_url(body, "avatar_url", User.avatar_url.max_length)
     if avatar_url is not None:
         changes[User.avatar_url] = avatar_url
     if body.get("role") is not None:
@@ -126,8 +123,7 @@ def edit_profile() -> Response:
 def bind_phone() -> Response:
     """The number WeChat confirms for the phone button's code; one user per number."""
     code = required_text(json_object(), "code", 128)
-    wechat: WeChatClient = current_app.extensions["wechat"]
-    number = wechat.phone_number(code)
+    number = wechat.client().phone_number(code)
     me = current_user()
     holder = User.get_or_none(User.phone_number == number.phone_number)
     if holder is not None and holder.id != me.id:

@@ -62,6 +62,12 @@ def revoke(session_id: int) -> None:
     ).execute()
 
 
+def revoke_all(user_id: int) -> None:
+    AuthSession.update(revoked_at=utcnow(), updated_at=utcnow()).where(
+        AuthSession.user == user_id, AuthSession.revoked_at.is_null()
+    ).execute()
+
+
 def rotate(config: Config, raw: str) -> tuple[User, Grant]:
     row = (
         RefreshToken.select(RefreshToken, AuthSession, User)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from flask import current_app
 
 from service.config import Config
 from service.errors import (
@@ -29,11 +30,15 @@ from service.logs import mask
 log = logging.getLogger(__name__)
 
 BUSY = -1
-INVALID_CODE_ERRCODES = {40029, 40163}
 CODE_USED = 40163
-RATE_LIMITED = 45011
-RISKY_USER = 40226
 ACCESS_TOKEN_INVALID = {40001, 40014, 42001}
+#: WeChat's answers that mean something to the client; any other errcode is wechat_error.
+ERRCODE_KINDS = {
+    40029: INVALID_CODE,  # invalid code
+    CODE_USED: INVALID_CODE,
+    45011: WECHAT_RATE_LIMITED,
+    40226: WECHAT_RISKY_USER,  # high-risk user
+}
 #: A cached access token is replaced this long before WeChat says it expires.
 TOKEN_MARGIN_SECONDS = 300
 
@@ -117,12 +122,8 @@ class WeChatClient:
             # Our own first attempt may have reached WeChat and used the code:
             # the client's code was fine, WeChat was not.
             raise ApiError(WECHAT_UNAVAILABLE)
-        if errcode in INVALID_CODE_ERRCODES:
-            raise ApiError(INVALID_CODE)
-        if errcode == RATE_LIMITED:
-            raise ApiError(WECHAT_RATE_LIMITED)
-        if errcode == RISKY_USER:
-            raise ApiError(WECHAT_RISKY_USER)
+        if errcode in ERRCODE_KINDS:
+            raise ApiError(ERRCODE_KINDS[errcode])
         openid, session_key = body.get("openid"), body.get("session_key")
         if errcode or not isinstance(openid, str) or not isinstance(session_key, str):
             log.error("wechat code2session failed: errcode %s", errcode)
@@ -180,10 +181,8 @@ class WeChatClient:
                 self._forget_token(token)  # revoked or expired early: fetch a new one once
                 continue
             break
-        if errcode in INVALID_CODE_ERRCODES:
-            raise ApiError(INVALID_CODE)
-        if errcode == RATE_LIMITED:
-            raise ApiError(WECHAT_RATE_LIMITED)
+        if errcode in ERRCODE_KINDS:
+            raise ApiError(ERRCODE_KINDS[errcode])
         info = body.get("phone_info")
         if errcode or not isinstance(info, dict) or not isinstance(info.get("phoneNumber"), str):
             log.error("wechat getuserphonenumber failed: errcode %s", errcode)
@@ -193,3 +192,9 @@ class WeChatClient:
             pure_phone_number=str(info.get("purePhoneNumber") or info["phoneNumber"]),
             country_code=str(info.get("countryCode") or ""),
         )
+
+
+def client() -> WeChatClient:
+    """The app's client: one per process, so its access-token cache is shared."""
+    wechat: WeChatClient = current_app.extensions["wechat"]
+    return wechat
