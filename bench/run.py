@@ -183,7 +183,7 @@ def main() -> int:
                 "TOKEN_SECRET": os.urandom(32).hex(),
             }
             with LiveServer(env, workers=args.workers) as live:
-                requests_inc = f"{live.url}/api/count"
+                count_url = f"{live.url}/api/count"
                 concurrent_incs(live.url, total=1, clients=1)  # the counter row exists
 
                 yardsticks: dict[tuple[str, int], float] = {}
@@ -199,11 +199,11 @@ def main() -> int:
                         args.duration,
                     )
                 for c in levels:
-                    get = measured(live, lambda c=c: wrk(requests_inc, c, args.duration))
+                    get = measured(live, lambda c=c: wrk(count_url, c, args.duration))
                     get.name = "GET /api/count"
                     inc = measured(
                         live,
-                        lambda c=c: wrk(requests_inc, c, args.duration, body='{"action": "inc"}'),
+                        lambda c=c: wrk(count_url, c, args.duration, body='{"action": "inc"}'),
                     )
                     inc.name = "POST inc"
                     rows += [get, inc]
@@ -211,9 +211,9 @@ def main() -> int:
                 # wrk stops with requests still queued in the server: let them land
                 # before counting, so that they are not mistaken for lost updates.
                 time.sleep(2)
-                start = requests.get(requests_inc, timeout=5).json()["data"]
+                start = requests.get(count_url, timeout=5).json()["data"]
                 values = concurrent_incs(live.url, total=2000, clients=32)
-                final = requests.get(requests_inc, timeout=5).json()["data"]
+                final = requests.get(count_url, timeout=5).json()["data"]
     finally:
         provider.stop()
 
