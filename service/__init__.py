@@ -5,6 +5,7 @@ gunicorn serves it as `service:create_app()`.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from flask import Flask
@@ -36,6 +37,10 @@ def create_app(config: Config | None = None) -> Flask:
         config = Config.from_env(os.environ)
     config.check()
     logs.configure()
+    if not config.token_secret:
+        logging.getLogger(__name__).warning(
+            "TOKEN_SECRET is not set: login and signed-in routes answer 503 token_secret_missing"
+        )
 
     app = Flask(__name__)
     app.config.update(

@@ -11,6 +11,7 @@ from typing import Any
 import peewee as pw
 from flask import Blueprint, Response, request
 
+from service import db
 from service.auth import authenticate, current_user
 from service.envelope import success
 from service.errors import (
@@ -123,13 +124,39 @@ def list_users() -> Response:
     return success(_page(query))
 
 
+def _write_locked() -> Any:
+    """A transaction that serialises admin changes: MySQL locks the rows it reads
+    FOR UPDATE; SQLite has one writer, taken at BEGIN IMMEDIATE rather than at
+    the first write, so two checks cannot both read before either writes."""
+    if db.is_mysql():
+        return db.database.atomic()
+    return db.database.atomic(lock_type="IMMEDIATE")
+
+
+def _active_admin_ids() -> set[int]:
+    query = User.select(User.id).where(User.role == Role.ADMIN, User.status == Status.NORMAL)
+    if db.is_mysql():
+        query = query.for_update()
+    return {row.id for row in query}
+
+
 @bp.patch("/users/<int(max=2147483647):user_id>")
 def update_user(user_id: int) -> Response:
+    """Change a user's status or role; never leave the service without an active admin.
+
+    The check and the write share one locked transaction, so two admins
+    disabling each other at once cannot both succeed: the second finds that
+    it is no longer an active admin (403 admin_required).
+    Disabling keeps the user's sessions: every request answers 403
+    user_disabled meanwhile (refresh included, without using the token up),
+    and re-enabling lets them carry on.
+    """
     body = json_object()
     only_fields(body, {"status", "role"})
     status = optional_choice(body, "status", STATUSES)
     role = optional_choice(body, "role", ROLES)
-    if user_id == current_user().id and (
+    me = current_user().id
+    if user_id == me and (
         (status is not None and status != Status.NORMAL)
         or (role is not None and role != Role.ADMIN)
     ):
@@ -139,6 +166,13 @@ def update_user(user_id: int) -> Response:
         changes[User.status] = status
     if role is not None:
         changes[User.role] = role
-    if not User.update(changes).where(User.id == user_id).execute():
-        raise ApiError(USER_NOT_FOUND)
+    with _write_locked():
+        # The caller must still be an active admin when the write happens.
+        # With no one allowed to remove themselves, that caller outlives the
+        # change: there is always one active admin left.
+        if me not in _active_admin_ids():
+            raise ApiError(ADMIN_REQUIRED)
+        if not User.select().where(User.id == user_id).exists():
+            raise ApiError(USER_NOT_FOUND)
+        User.update(changes).where(User.id == user_id).execute()
     return success(describe(User.get_by_id(user_id), owner=False))

@@ -13,7 +13,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import g, request
 
-from service import config, users
+from service import config, sessions, users
 from service.errors import TOKEN_INVALID, TOKEN_MISSING, USER_DISABLED, ApiError
 from service.models import AuthSession, Status, User
 from service.tokens import decode_access_token
@@ -36,7 +36,7 @@ def _from_token(header: str) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(TOKEN_INVALID)
-    claims = decode_access_token(config.current().token_secret, token.strip())
+    claims = decode_access_token(sessions.signing_secret(config.current()), token.strip())
     try:
         user_id = int(claims["sub"])
     except (TypeError, ValueError):
@@ -61,7 +61,8 @@ def _from_cloud_headers(openid: str) -> User:
     return user
 
 
-def authenticate() -> User:
+def authenticate(*, allow_disabled: bool = False) -> User:
+    """The caller, or an ApiError; a disabled user is refused unless `allow_disabled`."""
     header = request.headers.get("Authorization")
     if header is not None:
         user = _from_token(header)
@@ -72,7 +73,7 @@ def authenticate() -> User:
         user = _from_cloud_headers(openid)
     g.user = user
     g.openid = user.openid  # for the access log, which masks it
-    if int(user.status) == Status.DISABLED:
+    if int(user.status) == Status.DISABLED and not allow_disabled:
         raise ApiError(USER_DISABLED)
     return user
 
@@ -81,6 +82,17 @@ def login_required(view: Callable[P, R]) -> Callable[P, R]:
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         authenticate()
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def identified(view: Callable[P, R]) -> Callable[P, R]:
+    """Like `login_required`, but a disabled user gets through: for ending one's own session."""
+
+    @wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        authenticate(allow_disabled=True)
         return view(*args, **kwargs)
 
     return wrapped

@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from peewee import Field
 
 from service import migrations, schema
-from service.models import Role, User, utcnow
+from service.models import Role, Status, User, utcnow
 
 db_cli = AppGroup("db", help="Schema migrations (peewee-migrate files in migrations/).")
 
@@ -89,15 +90,35 @@ ROLE_NAMES = {role.label: role for role in Role}
     help="The role to give.",
 )
 def promote(who: str, role_name: str) -> None:
-    """Give WHO (an openid, or a user id) a role: how the first admin is made."""
+    """Give WHO (an openid, or a user id) a role: how the first admin is made.
+
+    Making an admin also enables the user: the command is how an operator
+    recovers a service whose admins were all disabled, and a disabled admin
+    could do nothing. It prints every change it made, or that there was none.
+    """
     user = User.get_or_none(User.openid == who)
     if user is None and who.isdigit():
         user = User.get_or_none(User.id == int(who))
     if user is None:
         raise click.ClickException(f"no user with openid or id {who!r}; log in once first")
     role = ROLE_NAMES[role_name]
-    User.update(role=int(role), updated_at=utcnow()).where(User.id == user.id).execute()
-    click.echo(f"user {user.id} is now {role.label} ({int(role)})")
+    changes: dict[Field, object] = {}
+    said = []
+    old_role = Role(int(user.role))
+    if old_role != role:
+        changes[User.role] = int(role)
+        said.append(f"role {old_role.label} ({int(old_role)}) -> {role.label} ({int(role)})")
+    old_status = Status(int(user.status))
+    if role == Role.ADMIN and old_status != Status.NORMAL:
+        changes[User.status] = int(Status.NORMAL)
+        said.append(f"status {old_status.label} -> {Status.NORMAL.label}")
+    if not changes:
+        click.echo(f"user {user.id} is already {role.label} ({int(role)}): nothing changed")
+        return
+    User.update({**changes, User.updated_at: utcnow()}).where(User.id == user.id).execute()
+    click.echo(f"user {user.id}: " + "; ".join(said))
+    if role != Role.ADMIN and old_status != Status.NORMAL:
+        click.echo(f"user {user.id} stays {old_status.label}")
 
 
 def init_app(app: Flask) -> None:

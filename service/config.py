@@ -74,6 +74,28 @@ PUBLISHED_SECRETS = frozenset(
     }
 )
 MIN_SECRET_BYTES = 32
+#: A random secret of 32 or more characters uses many different ones...
+MIN_SECRET_DISTINCT = 12
+#: ...and never repeats a run this long (for random hex that happens about
+#: once in 10,000 secrets of 64 characters; base64 far less often).
+SECRET_REPEAT_RUN = 8
+
+
+def weakness(secret: str) -> str | None:
+    """Why `secret` could be guessed, or None: length, a published value, or a visible pattern."""
+    if not secret:
+        return "TOKEN_SECRET is not set; production needs a random secret"
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return f"TOKEN_SECRET is shorter than {MIN_SECRET_BYTES} bytes; use a random secret"
+    if secret.strip().lower() in PUBLISHED_SECRETS:
+        return "TOKEN_SECRET is an example value from the documentation"
+    runs = [secret[i : i + SECRET_REPEAT_RUN] for i in range(len(secret) - SECRET_REPEAT_RUN + 1)]
+    if len(set(secret)) < MIN_SECRET_DISTINCT or len(set(runs)) < len(runs):
+        return (
+            "TOKEN_SECRET has a visible pattern (few distinct characters or a repeated run);"
+            " use a random secret"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,8 @@ class Config:
     mysql_database: str = DEFAULT_MYSQL_DATABASE
     mysql_pool_size: int = 16
     mysql_connect_timeout: int = 2
+    mysql_read_timeout: float = 5.0
+    mysql_write_timeout: float = 5.0
     token_secret: str = field(default="", repr=False)
     wx_appid: str = ""
     wx_secret: str = field(default="", repr=False)
@@ -117,15 +141,9 @@ class Config:
         """
         if not self.is_production:
             return
-        secret = self.token_secret
-        if not secret:
-            raise ConfigError("TOKEN_SECRET is not set; production needs a random secret")
-        if len(secret.encode()) < MIN_SECRET_BYTES:
-            raise ConfigError(
-                f"TOKEN_SECRET is shorter than {MIN_SECRET_BYTES} bytes; use a random secret"
-            )
-        if secret.strip().lower() in PUBLISHED_SECRETS:
-            raise ConfigError("TOKEN_SECRET is an example value from the documentation")
+        problem = weakness(self.token_secret)
+        if problem:
+            raise ConfigError(problem)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -147,6 +165,8 @@ class Config:
             mysql_database=text("MYSQL_DATABASE", DEFAULT_MYSQL_DATABASE),
             mysql_pool_size=_integer(env, "MYSQL_POOL_SIZE", 16),
             mysql_connect_timeout=_integer(env, "MYSQL_CONNECT_TIMEOUT", 2),
+            mysql_read_timeout=_seconds(env, "MYSQL_READ_TIMEOUT", 5.0),
+            mysql_write_timeout=_seconds(env, "MYSQL_WRITE_TIMEOUT", 5.0),
             token_secret=env.get("TOKEN_SECRET", ""),
             wx_appid=text("WX_APPID"),
             wx_secret=env.get("WX_SECRET", ""),

@@ -7,11 +7,19 @@ from flask import Blueprint, Response
 
 from service import db
 from service.envelope import success
-from service.errors import INVALID_ACTION, MISSING_ACTION, ApiError
+from service.errors import (
+    COUNTER_AT_MAXIMUM,
+    INTERNAL_ERROR,
+    INVALID_ACTION,
+    MISSING_ACTION,
+    ApiError,
+)
 from service.models import Counter, utcnow
 from service.payload import json_object
 
 COUNTER_ID = 1
+#: The column is MySQL's INT: one more would be an out-of-range error (1264).
+MAX_COUNT = 2**31 - 1
 
 bp = Blueprint("counter", __name__, url_prefix="/api")
 
@@ -31,7 +39,8 @@ def _increment_once() -> int | None:
     one round trip in autocommit, with no transaction held open in Python.
     """
     bump: dict[pw.Field, object] = {Counter.updated_at: utcnow()}
-    where = Counter.id == COUNTER_ID
+    # A row at the maximum matches nothing, like a missing row: `increment` tells them apart.
+    where = (Counter.id == COUNTER_ID) & (Counter.count < MAX_COUNT)
     if db.is_mysql():
         bump[Counter.count] = pw.fn.LAST_INSERT_ID(Counter.count + 1)
         cursor = db.database.execute(Counter.update(bump).where(where))
@@ -42,14 +51,21 @@ def _increment_once() -> int | None:
 
 
 def increment() -> int:
+    """The next value; at MAX_COUNT, 409 counter_at_maximum and the count stays.
+
+    A clear refusal rather than a wider column: a counter that reached two
+    billion is a bug or an attack, and `clear` starts it again.
+    """
     value = _increment_once()
     if value is None:
+        if current() >= MAX_COUNT:
+            raise ApiError(COUNTER_AT_MAXIMUM)
         # First increment ever: create the row at 0 (a concurrent creator wins
         # harmlessly), then increment like everyone else.
         Counter.insert(id=COUNTER_ID, count=0).on_conflict_ignore().execute()
         value = _increment_once()
-    if value is None:  # pragma: no cover - the row was deleted between two statements
-        raise RuntimeError("counter row vanished during increment")
+    if value is None:  # pragma: no cover - deleted or filled between two statements
+        raise ApiError(COUNTER_AT_MAXIMUM if current() >= MAX_COUNT else INTERNAL_ERROR)
     return value
 
 

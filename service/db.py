@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import select
 import sqlite3
+import threading
 import time
 import uuid
+from concurrent.futures import Future
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import peewee as pw
 from flask import Flask
 from playhouse.pool import MaxConnectionsExceeded, PooledMySQLDatabase
-from pymysql.constants import SERVER_STATUS
+from pymysql.constants import CLIENT, SERVER_STATUS
 
 from service.config import Config, ConfigError
 
@@ -222,7 +224,14 @@ def open_database(target: Target, config: Config) -> pw.Database:
         user=target.user,
         password=target.password,
         charset="utf8mb4",
+        # An UPDATE reports the rows it matched, as SQLite does, not only those
+        # whose values changed: a repeated identical write is found, not "missing".
+        client_flag=CLIENT.FOUND_ROWS,
         connect_timeout=config.mysql_connect_timeout,
+        # A server that accepts but never answers (hung, paused, a dead peer
+        # behind a NAT) costs a request this long, then 503; never forever.
+        read_timeout=config.mysql_read_timeout,
+        write_timeout=config.mysql_write_timeout,
         max_connections=config.mysql_pool_size,
         stale_timeout=300,
         timeout=config.mysql_connect_timeout,
@@ -260,6 +269,53 @@ def dispose() -> None:
 def ping() -> None:
     """One round trip; raises one of UNAVAILABLE_ERRORS when the database is out of reach."""
     database.execute_sql("SELECT 1").fetchone()
+
+
+class ReadinessCheck:
+    """`ping()` with a deadline shorter than the connection's timeouts.
+
+    A readiness probe must answer while the database hangs, and sooner than
+    MYSQL_READ_TIMEOUT. The ping runs in a thread of its own; the probe waits
+    for it at most `deadline` seconds. At most one ping is in flight per
+    process: while one hangs, further probes answer "not ready" at once
+    instead of stacking up threads. The hung ping ends by itself when its
+    connection's read timeout expires.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self._lock = threading.Lock()
+        self._running: Future[None] | None = None
+
+    @staticmethod
+    def _ping_and_release() -> None:
+        try:
+            ping()
+        finally:
+            close_connection()
+
+    def ready(self) -> bool:
+        with self._lock:
+            if self._running is None or self._running.done():
+                self._running = Future()
+                worker = threading.Thread(
+                    target=self._run, args=(self._running,), name="readiness", daemon=True
+                )
+                worker.start()
+            running = self._running
+        try:
+            running.result(timeout=self.deadline)
+        except (TimeoutError, *UNAVAILABLE_ERRORS):
+            return False
+        return True
+
+    def _run(self, future: Future[None]) -> None:
+        try:
+            self._ping_and_release()
+        except BaseException as error:  # handed to the waiting probe
+            future.set_exception(error)
+        else:
+            future.set_result(None)
 
 
 def init_app(app: Flask, config: Config) -> Target:

@@ -65,6 +65,7 @@ PHONE_TAKEN = ErrorKind(409, "phone_taken", "该手机号已绑定其他用户")
 VERIFICATION_PENDING = ErrorKind(409, "verification_pending", "认证申请审核中，请勿重复提交")
 ALREADY_VERIFIED = ErrorKind(409, "already_verified", "已通过社区工作者认证")
 VERIFICATION_NOT_PENDING = ErrorKind(409, "verification_not_pending", "该用户没有待审核的认证申请")
+COUNTER_AT_MAXIMUM = ErrorKind(409, "counter_at_maximum", "计数已达上限，请先清零")
 METHOD_NOT_ALLOWED = ErrorKind(405, "method_not_allowed", "不支持该请求方法")
 PAYLOAD_TOO_LARGE = ErrorKind(413, "payload_too_large", "请求体过大")
 UNSUPPORTED_MEDIA_TYPE = ErrorKind(
@@ -75,6 +76,7 @@ WECHAT_RATE_LIMITED = ErrorKind(429, "wechat_rate_limited", "微信接口调用�
 INTERNAL_ERROR = ErrorKind(500, "internal_error", "服务器内部错误")
 WECHAT_ERROR = ErrorKind(502, "wechat_error", "微信服务返回错误")
 WECHAT_UNAVAILABLE = ErrorKind(502, "wechat_unavailable", "微信服务暂时不可用，请稍后重试")
+TOKEN_SECRET_MISSING = ErrorKind(503, "token_secret_missing", "服务未配置TOKEN_SECRET，暂不能登录")
 DATABASE_UNAVAILABLE = ErrorKind(503, "database_unavailable", "数据库暂时不可用，请稍后重试")
 
 #: Werkzeug's own HTTP errors, for the codes a client can provoke on /api.
@@ -132,7 +134,22 @@ def _on_unexpected(error: Exception) -> Response:
     return error_response(INTERNAL_ERROR)
 
 
+def _options_without_body(response: Response) -> Response:
+    """Flask answers OPTIONS itself with 200 and an empty HTML body; on /api that is a
+    documented 204 with `Allow`, the one /api answer that carries no envelope."""
+    if (
+        request.method == "OPTIONS"
+        and _is_api()
+        and response.status_code == 200
+        and not response.get_data()
+    ):
+        response.status_code = 204
+        del response.headers["Content-Type"]
+    return response
+
+
 def register(app: Flask) -> None:
+    app.after_request(_options_without_body)
     app.register_error_handler(ApiError, _on_api_error)
     app.register_error_handler(HTTPException, _on_http_error)
     for error_type in UNAVAILABLE_ERRORS:

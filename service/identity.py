@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, request
 
 from service import config, ratelimit, sessions, users, wechat
-from service.auth import cloud_openid, current_user, login_required
+from service.auth import cloud_openid, current_user, identified
 from service.envelope import success
 from service.errors import (
     CLOUD_IDENTITY_DISABLED,
@@ -33,6 +33,7 @@ def login() -> Response:
     avatar_url = optional_https_url(body, "avatar_url", User.avatar_url.max_length)
 
     settings = config.current()
+    sessions.signing_secret(settings)  # everything local is checked before WeChat is asked
     window = settings.login_limit_window
     # Before WeChat is asked: WeChat limits code2Session per app, so one client
     # must not spend everyone's allowance.
@@ -86,9 +87,13 @@ def refresh_token() -> Response:
 
 
 @bp.post("/logout")
-@login_required
+@identified
 def logout() -> Response:
-    """End the caller's login session: its refresh tokens and its access tokens stop working."""
+    """End the caller's login session: its refresh tokens and its access tokens stop working.
+
+    A disabled user may log out too: ending a session only takes access away,
+    and refusing it would keep the session alive for when the user is enabled.
+    """
     session = g.get("session")
     if session is not None:
         sessions.revoke(session.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from flask import request
 
@@ -12,6 +13,7 @@ from service.errors import (
     INVALID_JSON,
     INVALID_PARAMETER,
     MISSING_PARAMETER,
+    PAYLOAD_TOO_LARGE,
     UNKNOWN_FIELD,
     UNSUPPORTED_MEDIA_TYPE,
     ApiError,
@@ -22,22 +24,52 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+def _has_lone_surrogate(value: Any) -> bool:
+    """True when a string anywhere in `value`, key or value, cannot be encoded as UTF-8.
+
+    JSON's `\\ud800` escape, and the bytes ED A0 80 that Python's decoder lets
+    through, both give a string with a lone UTF-16 surrogate: valid to
+    Python, unstorable in a database and unprintable in a response. Walked
+    with a stack, since the body may nest as deep as the parser allowed.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def json_object() -> dict[str, Any]:
     """The body as a JSON object.
 
     Parsed here rather than with `request.get_json()` so that every failure
-    (invalid UTF-8, nesting deep enough to exhaust the recursion limit,
-    integers too long to convert, NaN) becomes a 400 instead of a 500.
-    Werkzeug enforces the size limit when the body is read (413).
+    (invalid UTF-8, lone surrogates, nesting deep enough to exhaust the
+    recursion limit, integers too long to convert, NaN) becomes a 400 instead
+    of a 500, before the view does anything with it. Werkzeug enforces the
+    size limit when the body is read (413).
     """
     if not request.is_json:
         raise ApiError(UNSUPPORTED_MEDIA_TYPE)
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A body with no Content-Length (chunked) is cut at the limit rather
+        # than refused by Werkzeug; what was cut off must not be parsed as all of it.
+        raise ApiError(PAYLOAD_TOO_LARGE)
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise ApiError(INVALID_JSON) from None
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or _has_lone_surrogate(value):
         raise ApiError(INVALID_JSON)
     return value
 
@@ -59,9 +91,27 @@ def required_text(body: dict[str, Any], name: str, max_length: int) -> str:
     return value
 
 
+def _is_https_url(value: str) -> bool:
+    """An absolute https URL with a host, no credentials, and nothing a browser would mangle."""
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme.lower() == "https"
+        and bool(parts.hostname)
+        and parts.username is None
+        and parts.password is None
+        and "@" not in parts.netloc
+    )
+
+
 def optional_https_url(body: dict[str, Any], name: str, max_length: int) -> str | None:
     value = optional_text(body, name, max_length)
-    if value is not None and (not value.startswith("https://") or len(value) <= len("https://")):
+    if value is not None and not _is_https_url(value):
         raise ApiError(INVALID_PARAMETER, f"{name}参数错误：须为https链接")
     return value
 

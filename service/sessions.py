@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from service.config import Config
-from service.errors import TOKEN_EXPIRED, TOKEN_INVALID, USER_DISABLED, ApiError
+from service.errors import (
+    TOKEN_EXPIRED,
+    TOKEN_INVALID,
+    TOKEN_SECRET_MISSING,
+    USER_DISABLED,
+    ApiError,
+)
 from service.logs import mask
 from service.models import AuthSession, RefreshToken, Status, User, utcnow
 from service.tokens import (
@@ -33,6 +39,19 @@ class Grant:
     expires_in: int
 
 
+def signing_secret(config: Config) -> str:
+    """TOKEN_SECRET, or 503 token_secret_missing: checked before any work a login would waste.
+
+    Production refuses to start without one (Config.check); development
+    starts, so the counter works, but nothing that signs or checks a token
+    runs until it is set. No per-process secret is made up instead: with
+    several workers, each would reject the others' tokens.
+    """
+    if not config.token_secret:
+        raise ApiError(TOKEN_SECRET_MISSING)
+    return config.token_secret
+
+
 def _grant(config: Config, user: User, session: AuthSession) -> Grant:
     raw = new_refresh_token()
     RefreshToken.create(
@@ -41,7 +60,7 @@ def _grant(config: Config, user: User, session: AuthSession) -> Grant:
         expires_at=utcnow() + timedelta(seconds=config.refresh_token_ttl),
     )
     access = issue_access_token(
-        config.token_secret,
+        signing_secret(config),
         user_id=user.id,
         openid=user.openid,
         role=int(user.role),
@@ -69,6 +88,7 @@ def revoke_all(user_id: int) -> None:
 
 
 def rotate(config: Config, raw: str) -> tuple[User, Grant]:
+    signing_secret(config)
     row = (
         RefreshToken.select(RefreshToken, AuthSession, User)
         .join(AuthSession)
@@ -81,6 +101,10 @@ def rotate(config: Config, raw: str) -> tuple[User, Grant]:
     session, user = row.session, row.session.user
     if session.revoked_at is not None:
         raise ApiError(TOKEN_INVALID)
+    # Refused before the claim: a token that was never exchanged stays usable
+    # once the user is enabled again, rather than counting as stolen then.
+    if int(user.status) == Status.DISABLED:
+        raise ApiError(USER_DISABLED)
     # Claim the token in one conditional statement: of two concurrent
     # presentations exactly one sees its update succeed.
     claimed = (
@@ -94,6 +118,4 @@ def rotate(config: Config, raw: str) -> tuple[User, Grant]:
         raise ApiError(TOKEN_INVALID)
     if row.expires_at <= utcnow():
         raise ApiError(TOKEN_EXPIRED)
-    if int(user.status) == Status.DISABLED:
-        raise ApiError(USER_DISABLED)
     return user, _grant(config, user, session)

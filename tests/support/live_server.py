@@ -154,4 +154,4 @@ def promote(server: LiveServer, openid: str, role: str = "admin") -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert f"is now {role}" in done.stdout, done.stdout
+    assert f"-> {role}" in done.stdout, done.stdout
