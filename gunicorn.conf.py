@@ -9,7 +9,9 @@ import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '80')}"  # noqa: S104
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+# gthread, reading each request whole before a thread gets it (service/worker.py):
+# slow or idle clients cost no thread, and probes have threads of their own.
+worker_class = "service.worker.BufferedThreadWorker"
 # 4 threads per worker measured best on 2 cores (bench/RESULTS.md): more only add GIL contention.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

@@ -127,6 +127,7 @@ class Config:
     trusted_proxy_count: int = 0
     auto_migrate: bool = False
     max_body_bytes: int = 64 * 1024
+    request_read_timeout: float = 10.0
     testing: bool = False
 
     @property
@@ -182,6 +183,7 @@ class Config:
             trusted_proxy_count=_integer(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
             auto_migrate=_flag(env, "AUTO_MIGRATE", False),
             max_body_bytes=_integer(env, "MAX_BODY_BYTES", 64 * 1024),
+            request_read_timeout=_seconds(env, "REQUEST_READ_TIMEOUT", 10.0),
         )
 
 

@@ -79,6 +79,11 @@ WECHAT_UNAVAILABLE = ErrorKind(502, "wechat_unavailable", "微信服务暂时不
 TOKEN_SECRET_MISSING = ErrorKind(503, "token_secret_missing", "服务未配置TOKEN_SECRET，暂不能登录")
 DATABASE_UNAVAILABLE = ErrorKind(503, "database_unavailable", "数据库暂时不可用，请稍后重试")
 
+#: What gunicorn answers itself, before the app runs (service.worker puts them in the envelope).
+BAD_REQUEST = ErrorKind(400, "bad_request", "请求格式错误")
+URI_TOO_LONG = ErrorKind(414, "uri_too_long", "请求地址过长")
+HEADERS_TOO_LARGE = ErrorKind(431, "headers_too_large", "请求头过大")
+
 #: Werkzeug's own HTTP errors, for the codes a client can provoke on /api.
 _BY_STATUS = {
     kind.status: kind
@@ -86,6 +91,14 @@ _BY_STATUS = {
 }
 
 ALL_KINDS = tuple(value for value in list(globals().values()) if isinstance(value, ErrorKind))
+
+
+def gunicorn_error(status: int, reason: str) -> ErrorKind:
+    """The kind for a status gunicorn chose; statuses without one of their own are http_error."""
+    for kind in (BAD_REQUEST, URI_TOO_LONG, HEADERS_TOO_LARGE):
+        if kind.status == status:
+            return kind
+    return ErrorKind(status, "http_error", reason)
 
 
 def error_response(kind: ErrorKind, message: str | None = None) -> Response:

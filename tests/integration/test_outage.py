@@ -6,8 +6,10 @@ rather than whichever server the rest of the suite shares.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -57,6 +59,67 @@ def test_database_outage_and_recovery(own_mysql: LocalBinaryServer) -> None:
                 time.sleep(0.2)
             # Every pooled connection from before the outage is dead; none may surface.
             for expected in range(2, 22):
+                inc = requests.post(f"{server.url}/api/count", json={"action": "inc"}, timeout=5)
+                assert inc.status_code == 200, inc.text
+                assert inc.json()["data"] == expected
+
+
+HUNG_READ_TIMEOUT = 2.0  # MYSQL_READ_TIMEOUT for this server
+WAITING = 12  # more database requests than the two workers have threads
+THREADS = 4  # per worker (gunicorn.conf.py)
+
+
+def test_a_hung_database_gives_503_in_bounded_time_and_probes_stay_fast(
+    own_mysql: LocalBinaryServer,
+) -> None:
+    mysql = own_mysql.server  # type: ignore[attr-defined]
+    with mysql.scratch_database() as name:
+        env = {
+            "DATABASE_URL": mysql.url(name),
+            "AUTO_MIGRATE": "true",
+            "MYSQL_READ_TIMEOUT": str(HUNG_READ_TIMEOUT),
+            "MYSQL_WRITE_TIMEOUT": str(HUNG_READ_TIMEOUT),
+        }
+        with LiveServer(env, workers=2) as server:
+            for expected in (1, 2):
+                inc = requests.post(f"{server.url}/api/count", json={"action": "inc"}, timeout=5)
+                assert inc.json()["data"] == expected
+
+            own_mysql.freeze()
+            try:
+                with ThreadPoolExecutor(WAITING) as pool:
+                    waiting = [
+                        pool.submit(timed_get, f"{server.url}/api/count") for _ in range(WAITING)
+                    ]
+                    time.sleep(0.3)  # every request thread is now waiting on the database
+                    healthz, healthz_took = timed_get(f"{server.url}/healthz")
+                    readyz, readyz_took = timed_get(f"{server.url}/readyz")
+                    results = [f.result(timeout=30) for f in waiting]
+            finally:
+                own_mysql.thaw()
+            times = sorted(took for _, took in results)
+            print(
+                f"database hung: /healthz {healthz_took * 1000:.0f} ms, /readyz 503 in "
+                f"{readyz_took:.2f} s; {WAITING} reads 503 after (s, MYSQL_READ_TIMEOUT="
+                f"{HUNG_READ_TIMEOUT}): " + " ".join(f"{took:.1f}" for took in times)
+            )
+            assert healthz.status_code == 200
+            assert healthz_took < 1.0
+            assert (readyz.status_code, readyz.json()["error"]) == (503, "database_unavailable")
+            assert readyz_took < 2.0
+            for response, _ in results:
+                assert response.status_code == 503, response.text
+                assert response.json()["error"] == "database_unavailable"
+            # Each waits one read timeout once a thread has it; requests queue in
+            # rounds of a worker's threads (4), and the workers share them unevenly.
+            assert times[THREADS - 1] < HUNG_READ_TIMEOUT + 0.5, times
+            assert times[-1] < math.ceil(WAITING / THREADS) * HUNG_READ_TIMEOUT + 1.5, times
+
+            deadline = time.monotonic() + 30
+            while requests.get(f"{server.url}/readyz", timeout=5).status_code != 200:
+                assert time.monotonic() < deadline, "not ready 30 s after the database resumed"
+                time.sleep(0.2)
+            for expected in range(3, 13):
                 inc = requests.post(f"{server.url}/api/count", json={"action": "inc"}, timeout=5)
                 assert inc.status_code == 200, inc.text
                 assert inc.json()["data"] == expected

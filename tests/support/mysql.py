@@ -242,6 +242,15 @@ class LocalBinaryServer:
         self._process.wait(60)
         self._process = None
 
+    def freeze(self) -> None:
+        """SIGSTOP the server: it keeps its sockets and answers nothing, like a hung host."""
+        assert self._process is not None, "not running"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None, "not running"
+        self._process.send_signal(signal.SIGCONT)
+
     def resume(self) -> None:
         """Start the same server again, on the same port and data."""
         assert self._dir is not None, "never started"
