@@ -235,7 +235,7 @@ class ConnectionPool(PooledMySQLDatabase):  # type: ignore[misc]
                     self._close_raw(conn)
                 continue
             try:
-                conn = pw.MySQLDatabase._connect(self)
+                conn = pw.MySQLDatabase._connect(self)  # type: ignore[attr-defined]
             except BaseException:
                 with self._pool_lock:
                     self._connecting -= 1
@@ -374,7 +374,9 @@ class ReadinessCheck:
             running = self._running
         try:
             running.result(timeout=self.deadline)
-        except (TimeoutError, *UNAVAILABLE_ERRORS):
+        except TimeoutError:
+            return False
+        except UNAVAILABLE_ERRORS:
             return False
         return True
 
