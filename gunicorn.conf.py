@@ -68,5 +68,8 @@ def on_starting(server: object) -> None:
     create_app(config)
     try:
         migrations.upgrade_on_start()
+    except migrations.MigrationError as error:
+        logging.getLogger("gunicorn.error").error("refusing to start: %s", error)
+        sys.exit(1)
     finally:
         db.dispose()  # the workers fork from here: no connection may be shared with them

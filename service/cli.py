@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec
 
 import click
 from flask import Flask
@@ -12,10 +15,27 @@ from peewee import Field
 from service import migrations, schema
 from service.models import Role, Status, User, utcnow
 
-db_cli = AppGroup("db", help="Schema migrations (peewee-migrate files in migrations/).")
+P = ParamSpec("P")
+
+
+def _one_line_errors(callback: Callable[P, None]) -> Callable[P, None]:
+    """A migration that cannot run is one line on stderr and exit 1, not a traceback."""
+
+    @functools.wraps(callback)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            callback(*args, **kwargs)
+        except migrations.MigrationError as error:
+            raise click.ClickException(str(error)) from None
+
+    return wrapped
+
+
+db_cli = AppGroup("db", help="Schema migrations (peewee-migrate files in service/migrations/).")
 
 
 @db_cli.command("upgrade")
+@_one_line_errors
 def upgrade() -> None:
     """Apply every pending migration."""
     applied = migrations.upgrade()
@@ -24,6 +44,7 @@ def upgrade() -> None:
 
 @db_cli.command("downgrade")
 @click.argument("steps", type=click.IntRange(min=1), default=1)
+@_one_line_errors
 def downgrade(steps: int) -> None:
     """Roll back the last STEPS migrations (default 1)."""
     rolled = migrations.downgrade(steps)
@@ -31,6 +52,7 @@ def downgrade(steps: int) -> None:
 
 
 @db_cli.command("current")
+@_one_line_errors
 def current() -> None:
     """The newest applied migration."""
     applied = migrations.status().applied
@@ -38,6 +60,7 @@ def current() -> None:
 
 
 @db_cli.command("history")
+@_one_line_errors
 def history() -> None:
     """Every migration, applied or pending."""
     state = migrations.status()
@@ -58,7 +81,7 @@ def migrate(message: str) -> None:
     if created is None:
         click.echo("no changes: the models match the migrations")
     else:
-        click.echo(f"created {migrations.MIGRATIONS_DIR.name}/{created}.py")
+        click.echo(f"created {migrations.MIGRATIONS_DIR / created}.py")
 
 
 @db_cli.command("schema")

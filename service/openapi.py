@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from flask import Blueprint, Response, jsonify
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+SPEC_PATH = Path(__file__).resolve().parent / "openapi.yaml"
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 

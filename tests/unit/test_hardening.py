@@ -40,6 +40,15 @@ def send(
     return response.status_code, dict(response.json)
 
 
+def signed_in_admin(
+    client: FlaskClient, fake: FakeWeChat, runner: FlaskCliRunner, openid: str
+) -> dict[str, Any]:
+    """A user logged in, then made admin by `flask users promote`: the login's data."""
+    data = login(client, fake, openid)
+    assert runner.invoke(args=["users", "promote", openid]).exit_code == 0
+    return data
+
+
 @pytest.fixture
 def member(client: FlaskClient, fake_wechat: FakeWeChat) -> dict[str, Any]:
     return login(client, fake_wechat, "oMember", nickname="原名")
@@ -79,8 +88,7 @@ def test_lone_surrogates_are_invalid_json_and_change_nothing(
 def test_admin_note_with_a_surrogate_is_refused(
     client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner, member: dict[str, Any]
 ) -> None:
-    admin = login(client, fake_wechat, "oHardAdmin")
-    runner.invoke(args=["users", "promote", "oHardAdmin"])
+    admin = signed_in_admin(client, fake_wechat, runner, "oHardAdmin")
     raw = b'{"decision": "approve", "note": "\\ud83d"}'
     path = f"/api/admin/verifications/{member['user_id']}"
     status, body = send(client, "POST", path, raw, admin["token"])
@@ -108,8 +116,7 @@ def test_login_with_a_surrogate_never_reaches_wechat(
 def test_repeating_the_same_admin_patch_answers_200_every_time(
     client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner, member: dict[str, Any]
 ) -> None:
-    admin = login(client, fake_wechat, "oRepeatAdmin")
-    runner.invoke(args=["users", "promote", "oRepeatAdmin"])
+    admin = signed_in_admin(client, fake_wechat, runner, "oRepeatAdmin")
     path = f"/api/admin/users/{member['user_id']}"
     answers = [
         client.patch(path, json={"status": 2}, headers=bearer(admin["token"])) for _ in range(4)
@@ -289,11 +296,10 @@ def shared_app(config: Config, file_database_url: str) -> Any:
 def make_admins(
     client: FlaskClient, fake: FakeWeChat, runner: FlaskCliRunner
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    first = login(client, fake, "oAdminOne")
-    second = login(client, fake, "oAdminTwo")
-    for openid in ("oAdminOne", "oAdminTwo"):
-        assert runner.invoke(args=["users", "promote", openid]).exit_code == 0
-    return first, second
+    return (
+        signed_in_admin(client, fake, runner, "oAdminOne"),
+        signed_in_admin(client, fake, runner, "oAdminTwo"),
+    )
 
 
 def active_admins() -> int:

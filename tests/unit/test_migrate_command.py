@@ -33,9 +33,9 @@ def flask_cli(project: Path, database_url: str, *args: str) -> subprocess.Comple
 def project_with(tmp_path: Path, old: str, new: str) -> Path:
     """A copy of the project whose models.py has `old` replaced by `new`."""
     project = tmp_path / "project"
-    for part in ("service", "migrations"):
-        skip = shutil.ignore_patterns("__pycache__")
-        shutil.copytree(PROJECT_ROOT / part, project / part, ignore=skip)
+    shutil.copytree(
+        PROJECT_ROOT / "service", project / "service", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(PROJECT_ROOT / "wsgi.py", project / "wsgi.py")
     models = project / "service" / "models.py"
     source = models.read_text(encoding="utf-8")
@@ -46,11 +46,11 @@ def project_with(tmp_path: Path, old: str, new: str) -> Path:
 
 def new_migration(project: Path) -> Path:
     made = sorted(
-        {p.name for p in (project / "migrations").glob("*.py")}
+        {p.name for p in (project / "service" / "migrations").glob("[0-9]*.py")}
         - {f"{n}.py" for n in MIGRATION_NAMES}
     )
     assert len(made) == 1, made
-    return project / "migrations" / made[0]
+    return project / "service" / "migrations" / made[0]
 
 
 def test_migrate_writes_exactly_the_added_index(tmp_path: Path, file_database_url: str) -> None:
@@ -98,11 +98,11 @@ def test_migrate_writes_exactly_the_added_column(tmp_path: Path, file_database_u
     made = flask_cli(project, file_database_url, "db", "migrate", "-m", "x")
     assert made.returncode == 0, made.stderr
     new_files = sorted(
-        {p.name for p in (project / "migrations").glob("*.py")}
+        {p.name for p in (project / "service" / "migrations").glob("[0-9]*.py")}
         - {f"{n}.py" for n in MIGRATION_NAMES}
     )
     assert new_files == [f"{len(MIGRATION_NAMES) + 1:03}_x.py"]
-    text = (project / "migrations" / new_files[0]).read_text(encoding="utf-8")
+    text = (project / "service" / "migrations" / new_files[0]).read_text(encoding="utf-8")
     assert "migrator.add_fields(" in text
     assert "label=pw.CharField(max_length=40, null=True)" in text
     assert "migrator.remove_fields('Counters', 'label')" in text

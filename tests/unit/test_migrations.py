@@ -88,7 +88,7 @@ def test_migrate_finds_nothing_when_models_match(app: Flask, tmp_path: Path) -> 
     copy = tmp_path / "migrations"
     shutil.copytree(migrations.MIGRATIONS_DIR, copy)
     assert migrations.create("nothing", migrate_dir=copy) is None
-    assert sorted(p.name for p in copy.glob("*.py")) == [f"{n}.py" for n in MIGRATION_NAMES]
+    assert sorted(p.name for p in copy.glob("[0-9]*.py")) == [f"{n}.py" for n in MIGRATION_NAMES]
 
 
 def test_concurrent_upgrades_apply_each_migration_once(
@@ -147,3 +147,36 @@ def test_start_up_gives_up_after_the_last_attempt(
     monkeypatch.setattr(migrations.time, "sleep", lambda _: None)
     with pytest.raises(pw.OperationalError):
         migrations.upgrade_on_start(attempts=3, delay=0)
+
+
+@pytest.mark.parametrize("state", ["missing", "empty"])
+def test_a_missing_or_empty_migrations_directory_is_an_error(
+    app: Flask, tmp_path: Path, state: str
+) -> None:
+    where = tmp_path / "migrations"
+    if state == "empty":
+        where.mkdir()
+        (where / "__init__.py").write_text("")
+    with pytest.raises(migrations.MigrationError, match="no migration files in"):
+        migrations.upgrade(migrate_dir=where)
+    with pytest.raises(migrations.MigrationError, match="installation is incomplete"):
+        migrations.status(migrate_dir=where)
+
+
+def test_flask_db_upgrade_says_so_in_one_line(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrations, "MIGRATIONS_DIR", tmp_path / "nowhere")
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 1
+    assert "nothing to apply" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no migration files in" in lines[0], result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_migrations_ship_inside_the_package() -> None:
+    import service
+
+    assert migrations.MIGRATIONS_DIR.parent == Path(service.__file__).parent
+    assert len(MIGRATION_NAMES) >= 4

@@ -1,4 +1,7 @@
-"""Schema migrations: peewee-migrate files in `migrations/`, applied safely.
+"""Schema migrations: the peewee-migrate files beside this module, applied safely.
+
+The files ship inside the package, so an installed wheel migrates as a
+checkout does.
 
 Tables are only ever made by these migrations, in production, in the
 integration suite and in unit tests alike, so all three share one schema.
@@ -22,7 +25,7 @@ from service.models import MODELS
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent
 LOCK_NAME = "service.migrations"
 LOCK_TIMEOUT_SECONDS = 300
 
@@ -63,9 +66,20 @@ class _Router(Router):
         return stem
 
 
-def router(migrate_dir: Path | None = None) -> Router:
+def router(migrate_dir: Path | None = None, *, must_exist: bool = True) -> Router:
+    """The router for `migrate_dir`; with `must_exist`, a missing or empty one is an error.
+
+    peewee-migrate treats a missing directory as "nothing to apply", which on
+    a broken install would leave an empty database that looks migrated.
+    """
+    where = migrate_dir or MIGRATIONS_DIR
+    if must_exist and not (where.is_dir() and any(where.glob("[0-9][0-9][0-9]_*.py"))):
+        raise MigrationError(
+            f"no migration files in {where}: the installation is incomplete "
+            "(service/migrations/NNN_*.py ship with the package)"
+        )
     # The abstract base model would otherwise be picked up as a table.
-    return _Router(db.database, migrate_dir=migrate_dir or MIGRATIONS_DIR, ignore=["basemodel"])
+    return _Router(db.database, migrate_dir=where, ignore=["basemodel"])
 
 
 @dataclass(frozen=True)
@@ -174,7 +188,9 @@ def create(
 ) -> str | None:
     """Write a migration for what the models have that the migrations lack; None if nothing."""
     with mock.patch.object(auto, "diff_model_indexes", _diff_indexes):
-        created: str | None = router(migrate_dir).create(name, auto=list(models or MODELS))
+        created: str | None = router(migrate_dir, must_exist=False).create(
+            name, auto=list(models or MODELS)
+        )
     return created
 
 
