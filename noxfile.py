@@ -19,6 +19,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
 ROOT = Path(__file__).parent
+LOCK = ROOT / "requirements.lock"
 SUPPORTED = ("3.11", "3.12")  # 3.12 is the container's version
 ENV_FILE_MODES = ("unit", "integration", "manual")
 
@@ -60,14 +61,41 @@ PYTHONS = _interpreters() or [None]  # None: the interpreter running nox
 CONTAINER_PYTHON = "3.12" if "3.12" in PYTHONS else PYTHONS[-1]
 
 
-def install(session: nox.Session, extras: str = "test") -> None:
-    session.install("-e", f".[{extras}]")
+def install(session: nox.Session) -> None:
+    """Exactly the locked versions (hash-checked), then the project itself on top."""
+    session.install("--require-hashes", "-r", str(LOCK))
+    session.install("--no-deps", "-e", ".")
+
+
+@nox.session(python=CONTAINER_PYTHON)
+def lock(session: nox.Session) -> None:
+    """Regenerate requirements.lock from pyproject.toml (`-- --upgrade` to take new releases)."""
+    session.install("uv")
+    session.run(
+        "uv",
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--all-extras",
+        "--universal",
+        "--python-version",
+        "3.11",
+        "--generate-hashes",
+        "--no-emit-package",
+        "wxcloudrun-service",
+        "--custom-compile-command",
+        "nox -s lock",
+        "--quiet",
+        "-o",
+        str(LOCK),
+        *session.posargs,
+    )
 
 
 @nox.session(python=CONTAINER_PYTHON)
 def serve(session: nox.Session) -> None:
     """Run the service locally on the embedded SQLite default (or whatever the env names)."""
-    session.install("-e", ".")
+    install(session)
     env = {"AUTO_MIGRATE": os.environ.get("AUTO_MIGRATE", "true")}
     port = os.environ.get("PORT", "8080")
     session.log(f"serving on http://127.0.0.1:{port}/")
@@ -106,21 +134,21 @@ def manual(session: nox.Session) -> None:
 
 @nox.session(python=CONTAINER_PYTHON)
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
 
 @nox.session(python=CONTAINER_PYTHON)
 def typecheck(session: nox.Session) -> None:
-    install(session, "dev")
+    install(session)
     session.run("mypy", "service")
 
 
 @nox.session(python=CONTAINER_PYTHON)
 def coverage(session: nox.Session) -> None:
     """Combine the unit and integration runs (and the servers they started) into one report."""
-    session.install("coverage[toml]>=7.10")
+    install(session)
     parts = [p.name for p in ROOT.glob(".coverage.*") if p.suffix in (".unit", ".integration")]
     if not parts:
         session.error("no coverage data: run `nox -s unit integration` first")

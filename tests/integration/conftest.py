@@ -14,7 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.compose import ComposeStack, DockerUnavailable, docker_mode
+from tests.support.compose import (
+    ComposeStack,
+    DockerUnavailable,
+    build_image,
+    docker_mode,
+    remove_image,
+)
 from tests.support.contract import Contract
 from tests.support.envfiles import load_mode
 from tests.support.fake_wechat import FakeWeChat
@@ -117,6 +123,30 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 _DOCKER_MODE = pytest.StashKey[bool]()
 
 
+def in_docker_mode(config: pytest.Config) -> bool:
+    return config.stash.get(_DOCKER_MODE, False)
+
+
+@pytest.fixture(scope="session")
+def wechat_server(request: pytest.FixtureRequest) -> Iterator[FakeWeChat]:
+    """The fake WeChat; in container mode on every interface, so the container reaches it."""
+    host = "0.0.0.0" if in_docker_mode(request.config) else "127.0.0.1"  # noqa: S104
+    with FakeWeChat(host=host) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def service_image(request: pytest.FixtureRequest) -> Iterator[str]:
+    """docker/Dockerfile, built once for the run and removed afterwards (container mode only)."""
+    if not in_docker_mode(request.config):
+        pytest.skip("container tests run with RUN_DOCKER_INTEGRATION_TESTS=true")
+    tag = f"wxcloudrun-service:it-{secrets.token_hex(4)}"
+    try:
+        yield build_image(tag)
+    finally:
+        remove_image(tag)
+
+
 @pytest.fixture(scope="module")
 def live_server(
     request: pytest.FixtureRequest, mysql_server: MySQLServer, wechat_server: FakeWeChat
@@ -127,8 +157,9 @@ def live_server(
     its own database at start; with RUN_DOCKER_INTEGRATION_TESTS=true the image
     built from docker/Dockerfile under docker/docker-compose.yml.
     """
-    if request.config.stash.get(_DOCKER_MODE, False):
-        with ComposeStack() as stack:
+    if in_docker_mode(request.config):
+        image: str = request.getfixturevalue("service_image")
+        with ComposeStack(image, wechat_server) as stack:
             _SERVICE_URLS.add(stack.url)
             yield stack
         return

@@ -31,7 +31,14 @@ class LoginCode:
 
 
 class FakeWeChat:
-    def __init__(self, appid: str = APPID, secret: str = SECRET, token_ttl: int = 7200) -> None:
+    def __init__(
+        self,
+        appid: str = APPID,
+        secret: str = SECRET,
+        token_ttl: int = 7200,
+        host: str = "127.0.0.1",
+    ) -> None:
+        """`host` is where it listens: 0.0.0.0 lets a container reach it through the gateway."""
         self.appid = appid
         self.secret = secret
         self.token_ttl = token_ttl
@@ -42,14 +49,18 @@ class FakeWeChat:
         self.calls: Counter[str] = Counter()
         self.issued_session_keys: list[str] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer((host, 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        """Where this machine's processes reach it (always over loopback)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
 
     # -- scripting
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import requests
 
@@ -142,8 +142,16 @@ class LiveServer:
         self.stop()
 
 
-def promote(server: LiveServer, openid: str, role: str = "admin") -> None:
-    """`flask users promote`, run as an operator would, against the server's database."""
+def promote(server: Any, openid: str, role: str = "admin") -> None:
+    """`flask users promote`, run as an operator would, against the server's database.
+
+    For a compose stack (container mode) it runs inside the app's container.
+    """
+    if not isinstance(server, LiveServer):
+        done = server.exec("flask", "users", "promote", openid, "--role", role)
+        assert done.returncode == 0, done.stderr
+        assert f"-> {role}" in done.stdout, done.stdout
+        return
     done = subprocess.run(
         [sys.executable, "-m", "flask", "users", "promote", openid, "--role", role],
         cwd=PROJECT_ROOT,

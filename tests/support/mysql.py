@@ -1,10 +1,15 @@
 """Where the integration suite's MySQL comes from, in a fixed order of preference.
 
 1. `MYSQL_ADDRESS` is set: that server (with `MYSQL_USERNAME` / `MYSQL_PASSWORD`).
-2. A Docker engine answers: testcontainers runs `MYSQL_IMAGE` (default mysql:8.4).
+2. A Docker engine answers: testcontainers runs `MYSQL_IMAGE` (default mysql:8.4),
+   with its reaper (Ryuk) unless TESTCONTAINERS_RYUK_DISABLED=true.
 3. A `mariadbd` or `mysqld` binary is installed: a throwaway server in a
    temporary data directory on a free loopback port.
 4. Nothing: `NoMySQLAvailable`, whose message names everything that was tried.
+
+`MYSQL_PROVIDER=address|testcontainers|local` skips the order and demands that
+one provider, failing with a clear message where it cannot be had, so CI can
+run each on purpose.
 
 Whichever it is, the suite only ever works in databases it creates itself.
 """
@@ -145,7 +150,7 @@ class ContainerServer:
         self._container: Any = None
 
     def start(self) -> MySQLServer:
-        from testcontainers.mysql import MySqlContainer
+        from testcontainers.community.mysql import MySqlContainer
 
         container = MySqlContainer(self.image, username="root", password="it-root", dbname="it")
         self._container = container.start()
@@ -155,7 +160,7 @@ class ContainerServer:
             "root",
             "it-root",
             self.name,
-            f"container {self.image}",
+            f"image {self.image}",
         )
         wait_until_accepting(server, READY_TIMEOUT, alive=lambda: True)
         return server
@@ -336,11 +341,47 @@ def find_server_binary(which: Callable[[str], str | None] = shutil.which) -> str
     return None
 
 
+PROVIDERS = ("address", "testcontainers", "local")
+
+
+def _forced(
+    wanted: str,
+    env: Mapping[str, str],
+    docker: Callable[[Mapping[str, str]], bool],
+    binary: Callable[[], str | None],
+) -> Provider:
+    if wanted == "address":
+        address = env.get("MYSQL_ADDRESS", "").strip()
+        if not address:
+            raise NoMySQLAvailable("MYSQL_PROVIDER=address but MYSQL_ADDRESS is not set")
+        return ExternalServer(
+            address, env.get("MYSQL_USERNAME") or "root", env.get("MYSQL_PASSWORD", "")
+        )
+    if wanted == "testcontainers":
+        if not docker(env):
+            raise NoMySQLAvailable(
+                "MYSQL_PROVIDER=testcontainers but no Docker engine answered at "
+                f"{env.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}"
+            )
+        return ContainerServer(env.get("MYSQL_IMAGE") or DEFAULT_IMAGE)
+    found = binary()
+    if not found:
+        raise NoMySQLAvailable("MYSQL_PROVIDER=local but neither mariadbd nor mysqld is installed")
+    return LocalBinaryServer(found)
+
+
 def choose_provider(
     env: Mapping[str, str],
     docker: Callable[[Mapping[str, str]], bool] = docker_engine_answers,
     binary: Callable[[], str | None] = find_server_binary,
 ) -> Provider:
+    wanted = env.get("MYSQL_PROVIDER", "").strip().lower()
+    if wanted:
+        if wanted not in PROVIDERS:
+            raise NoMySQLAvailable(
+                f"MYSQL_PROVIDER must be one of {', '.join(PROVIDERS)}, not {wanted!r}"
+            )
+        return _forced(wanted, env, docker, binary)
     address = env.get("MYSQL_ADDRESS", "").strip()
     if address:
         return ExternalServer(

@@ -25,6 +25,8 @@ class Dockerfile:
         stages = re.split(r"^FROM\s", text, flags=re.MULTILINE)
         self.final = "FROM " + stages[-1]
         self.base_images = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
+        self.args = dict(re.findall(r"^ARG\s+(\w+)=(\S+)", text, flags=re.MULTILINE))
+        self.text = text
 
     def instructions(self, name: str) -> list[str]:
         return re.findall(rf"^{name}\s+(.+)$", self.final, flags=re.MULTILINE)
@@ -66,8 +68,32 @@ def variables_the_config_reads() -> set[str]:
 
 def test_image_is_python_3_12_slim_multi_stage() -> None:
     image = dockerfile()
-    assert image.base_images == ["python:3.12-slim", "python:3.12-slim"]
+    assert image.base_images == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+    assert image.args["PYTHON_IMAGE"] == "python:3.12-slim"  # what users pull by default
     assert "COPY --from=builder" in image.final
+
+
+def test_image_installs_exactly_the_lock() -> None:
+    image = dockerfile()
+    assert "--require-hashes" in image.text
+    assert "-r requirements.lock" in image.text
+    assert "--no-index" in image.final  # nothing but the locked wheels
+
+
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.dev.yml"])
+def test_compose_files_use_only_what_compose_1_29_reads(name: str) -> None:
+    """Debian's docker-compose 1.29 rejects a top-level `name:` and `env_file: {path, required}`."""
+    data = compose(name)
+    assert "name" not in data
+    for service in data["services"].values():
+        for entry in service.get("env_file", []):
+            assert isinstance(entry, str), f"{name}: env_file entries must be paths"
+
+
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.dev.yml"])
+def test_compose_takes_both_base_images_from_the_environment(name: str) -> None:
+    services = compose(name)["services"]
+    assert services["app"]["build"]["args"]["PYTHON_IMAGE"] == "${PYTHON_IMAGE:-python:3.12-slim}"
 
 
 def test_image_runs_gunicorn_as_a_non_root_user() -> None:
@@ -92,7 +118,7 @@ def test_ports_agree_everywhere() -> None:
     assert config["containerPort"] == port
     for name in ("docker-compose.yml", "docker-compose.dev.yml"):
         app = compose(name)["services"]["app"]
-        assert app["ports"] == [f"8080:{port}"], name
+        assert app["ports"] == [f"${{APP_PORT:-8080}}:{port}"], name
     assert compose("docker-compose.yml")["services"]["app"]["environment"]["PORT"] == str(port)
 
 
@@ -107,7 +133,7 @@ def test_compose_passes_every_variable_the_config_reads(name: str) -> None:
 @pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.dev.yml"])
 def test_app_waits_for_a_healthy_mysql_8_4(name: str) -> None:
     services = compose(name)["services"]
-    assert services["mysql"]["image"] == "mysql:8.4"
+    assert services["mysql"]["image"] == "${MYSQL_IMAGE:-mysql:8.4}"
     assert "test" in services["mysql"]["healthcheck"]
     assert services["app"]["depends_on"]["mysql"]["condition"] == "service_healthy"
     assert services["app"]["environment"]["MYSQL_ADDRESS"] == "mysql:3306"

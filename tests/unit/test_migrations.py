@@ -171,7 +171,8 @@ def test_flask_db_upgrade_says_so_in_one_line(
     assert result.exit_code == 1
     assert "nothing to apply" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "no migration files in" in lines[0], result.output
+    assert len(lines) == 1, result.output
+    assert "no migration files in" in lines[0]
     assert "Traceback" not in result.output
 
 

@@ -69,6 +69,46 @@ def test_local_binary_comes_third() -> None:
     assert provider.binary == "/usr/sbin/mariadbd"
 
 
+@pytest.mark.parametrize(
+    ("wanted", "kind"),
+    [
+        ("address", ExternalServer),
+        ("testcontainers", ContainerServer),
+        ("local", LocalBinaryServer),
+    ],
+)
+def test_mysql_provider_forces_one_whatever_else_is_there(wanted: str, kind: type[object]) -> None:
+    env = {"MYSQL_PROVIDER": wanted, "MYSQL_ADDRESS": "db:3306", "MYSQL_IMAGE": "local/x:1"}
+    provider = choose_provider(env, docker=docker_up, binary=mariadbd)
+    assert isinstance(provider, kind)
+    if isinstance(provider, ContainerServer):
+        assert provider.image == "local/x:1"
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({"MYSQL_PROVIDER": "address"}, "MYSQL_ADDRESS is not set"),
+        ({"MYSQL_PROVIDER": "testcontainers"}, "no Docker engine answered"),
+        ({"MYSQL_PROVIDER": "local"}, "neither mariadbd nor mysqld"),
+        ({"MYSQL_PROVIDER": "podman"}, "must be one of address, testcontainers, local"),
+    ],
+)
+def test_a_forced_provider_that_cannot_be_had_says_why(env: dict[str, str], missing: str) -> None:
+    with pytest.raises(NoMySQLAvailable, match=missing):
+        choose_provider(env, docker=docker_down, binary=no_binary)
+
+
+def test_the_container_provider_uses_the_current_module() -> None:
+    """testcontainers.mysql only warns now (an error under filterwarnings=error)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from testcontainers.community.mysql import MySqlContainer
+    assert MySqlContainer.__module__.startswith("testcontainers.community.mysql")
+
+
 def test_nothing_found_names_everything_tried() -> None:
     with pytest.raises(NoMySQLAvailable) as caught:
         choose_provider({}, docker=docker_down, binary=no_binary)
