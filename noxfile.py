@@ -83,11 +83,9 @@ def lock(session: nox.Session) -> None:
         "--generate-hashes",
         "--no-emit-package",
         "wxcloudrun-service",
-        "--custom-compile-command",
-        "nox -s lock",
         "--quiet",
         "-o",
-        str(LOCK),
+        LOCK.name,
         *session.posargs,
     )
 
@@ -132,11 +130,27 @@ def manual(session: nox.Session) -> None:
     session.run("pytest", "tests/manual", "--no-cov", *session.posargs)
 
 
+#: What `nox -s lint` checks besides Python: the image, the workflows, Cloud Run's settings.
+STATIC_CHECKS = (
+    ("hadolint", "docker/Dockerfile"),
+    ("actionlint", ".github/workflows/ci.yml", ".github/workflows/manual.yml"),
+    (
+        "check-jsonschema",
+        "--schemafile",
+        "container.config.schema.json",
+        "container.config.json",
+    ),
+)
+
+
 @nox.session(python=CONTAINER_PYTHON)
 def lint(session: nox.Session) -> None:
+    """ruff, then hadolint, actionlint and the container.config.json schema (all from the lock)."""
     install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    for command in STATIC_CHECKS:
+        session.run(*command)
 
 
 @nox.session(python=CONTAINER_PYTHON)
@@ -153,7 +167,7 @@ def coverage(session: nox.Session) -> None:
     if not parts:
         session.error("no coverage data: run `nox -s unit integration` first")
     session.run("coverage", "combine", "--keep", "--data-file=.coverage", *sorted(parts))
-    session.run("coverage", "report", "--data-file=.coverage")
+    session.run("coverage", "report", "--data-file=.coverage", *session.posargs)
 
 
 @nox.session(python=CONTAINER_PYTHON)

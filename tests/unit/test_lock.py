@@ -8,31 +8,17 @@ They read both files and ask no package index.
 from __future__ import annotations
 
 import re
-import tomllib
+from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.support.check_lock import PIN, declared, pinned, problems
 from tests.support.live_server import PROJECT_ROOT
 
 LOCK = PROJECT_ROOT / "requirements.lock"
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
-
-
-def pinned() -> dict[str, str]:
-    return {
-        canonicalize_name(name): version for name, version in PIN.findall(LOCK.read_text("utf-8"))
-    }
-
-
-def declared() -> list[Requirement]:
-    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text("utf-8"))["project"]
-    own = canonicalize_name(project["name"])
-    requirements = [Requirement(r) for r in project["dependencies"]]
-    for extra in project["optional-dependencies"].values():
-        requirements += [Requirement(r) for r in extra]
-    return [r for r in requirements if canonicalize_name(r.name) != own]
 
 
 @pytest.mark.parametrize("requirement", declared(), ids=str)
@@ -54,8 +40,29 @@ def test_every_pin_carries_hashes() -> None:
 
 
 def test_the_lock_covers_every_extra_and_both_pythons() -> None:
-    header = LOCK.read_text("utf-8").splitlines()[:3]
-    assert any("nox -s lock" in line for line in header), header
-    noxfile = (PROJECT_ROOT / "noxfile.py").read_text("utf-8")
-    for option in ("--all-extras", "--universal", "--generate-hashes"):
-        assert f'"{option}"' in noxfile
+    """The header is the command that wrote it, which Renovate re-runs for its updates."""
+    header = " ".join(LOCK.read_text("utf-8").splitlines()[:3])
+    assert "uv pip compile pyproject.toml" in header
+    for option in ("--all-extras", "--universal", "--generate-hashes", "--python-version 3.11"):
+        assert option in header
+
+
+def test_the_check_names_a_requirement_the_lock_lacks(tmp_path: Path) -> None:
+    text = (PROJECT_ROOT / "pyproject.toml").read_text("utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        text.replace('"Flask>=3.1,<4",', '"Flask>=3.1,<4", "left-pad>=1",')
+    )
+    (tmp_path / "requirements.lock").write_text(LOCK.read_text("utf-8"))
+    assert problems(PROJECT_ROOT) == []
+    assert problems(tmp_path) == ["left-pad>=1 is not in requirements.lock"]
+
+
+def test_pre_commit_installs_the_versions_the_lock_pins() -> None:
+    config = yaml.safe_load((PROJECT_ROOT / ".pre-commit-config.yaml").read_text("utf-8"))
+    versions = pinned()
+    for repo in config["repos"]:
+        assert repo["repo"] == "local"  # nothing fetched from a git host
+        for hook in repo["hooks"]:
+            for dependency in hook.get("additional_dependencies", []):
+                name, _, version = dependency.partition("==")
+                assert versions[canonicalize_name(name)] == version, dependency

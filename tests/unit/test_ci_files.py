@@ -1,0 +1,158 @@
+"""The hosted CI, the hooks and the static checks: what teams run outside this repository's CI.
+
+The workflow must run the nox sessions (nothing of its own), the static
+checks must catch a broken line, and every hook must install from the index.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.live_server import PROJECT_ROOT
+
+WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
+
+
+def workflow(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text("utf-8"))
+    return data
+
+
+def nox_sessions_run(data: dict[str, Any]) -> dict[str, set[str]]:
+    """Job -> the nox sessions its steps run (`nox -s unit-3.11` counts as `unit`)."""
+    found: dict[str, set[str]] = {}
+    for job, spec in data["jobs"].items():
+        runs = " ".join(step.get("run", "") for step in spec["steps"])
+        matrix = spec.get("strategy", {}).get("matrix", {}).get("python", [""])
+        sessions = set()
+        for quoted, bare in re.findall(r'nox -s (?:"([^"]+)"|(\S+))', runs):
+            name = quoted or bare
+            sessions.add(re.sub(r"-(\$\{\{ matrix\.python \}\}|3\.\d+)$", "", name))
+        found[job] = sessions
+        if "unit" in sessions:
+            assert matrix == ["3.11", "3.12"], job
+    return found
+
+
+def noxfile() -> tuple[set[str], list[str]]:
+    """Every session the noxfile defines, and what plain `nox` runs."""
+    tree = ast.parse((PROJECT_ROOT / "noxfile.py").read_text("utf-8"))
+    defined = {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any("nox.session" in ast.unparse(d) for d in node.decorator_list)
+    }
+    default = re.search(r"nox\.options\.sessions = (\[.*?\])", ast.unparse(tree))
+    assert default is not None
+    return defined, list(ast.literal_eval(default.group(1)))
+
+
+def test_the_ci_workflow_runs_every_default_session_and_the_coverage() -> None:
+    defined, default = noxfile()
+    jobs = nox_sessions_run(workflow("ci.yml"))
+    ran = set().union(*jobs.values())
+    assert ran == {*default, "coverage"}
+    assert ran <= defined
+    for job, sessions in jobs.items():
+        assert len(sessions) == 1, f"job {job} should run one session, runs {sessions}"
+    ci = workflow("ci.yml")
+    assert ci["jobs"]["integration"]["env"]["MYSQL_PROVIDER"] == "testcontainers"
+    assert ci["jobs"]["container"]["env"]["RUN_DOCKER_INTEGRATION_TESTS"] == "true"
+    assert ci["concurrency"]["cancel-in-progress"] is True
+    for spec in ci["jobs"].values():
+        setup = [s for s in spec["steps"] if s.get("uses", "").startswith("actions/setup-python")]
+        assert setup[0]["with"]["cache-dependency-path"] == "requirements.lock"
+
+
+def test_the_manual_workflow_is_manual_and_refuses_without_credentials() -> None:
+    manual = workflow("manual.yml")
+    on = manual.get("on", manual.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert set(on) == {"workflow_dispatch"}
+    assert nox_sessions_run(manual) == {"manual": {"manual"}}
+    (job,) = manual["jobs"].values()
+    assert job["env"]["WX_SECRET"] == "${{ secrets.WX_SECRET }}"
+    first = job["steps"][0]["run"]
+    assert "exit 1" in first
+    assert "WX_APPID" in first and "WX_SECRET" in first  # noqa: PT018
+
+
+def tool(name: str) -> str:
+    """The tool from this interpreter's environment (where the lock installed it), else PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed here (nox installs it from requirements.lock)")
+    return found
+
+
+def check(*command: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(command), cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_real_files_pass_the_static_checks() -> None:
+    assert check(tool("hadolint"), "docker/Dockerfile").returncode == 0
+    assert check(tool("actionlint"), *map(str, WORKFLOWS.glob("*.yml"))).returncode == 0
+    done = check(
+        tool("check-jsonschema"),
+        "--schemafile",
+        "container.config.schema.json",
+        "container.config.json",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_broken_dockerfile_line_fails_hadolint(tmp_path: Path) -> None:
+    broken = tmp_path / "Dockerfile"
+    text = (PROJECT_ROOT / "docker" / "Dockerfile").read_text("utf-8")
+    broken.write_text(text.replace("USER 10001", "RUN cd /app && pip install flask\nUSER 10001"))
+    done = check(tool("hadolint"), str(broken))
+    assert done.returncode != 0
+    assert "DL3003" in done.stdout or "DL3013" in done.stdout, done.stdout
+
+
+def test_a_broken_workflow_line_fails_actionlint(tmp_path: Path) -> None:
+    text = (WORKFLOWS / "ci.yml").read_text("utf-8")
+    broken = tmp_path / "ci.yml"
+    broken.write_text(
+        text.replace(
+            'run: nox -s "unit-${{ matrix.python }}"', 'run: nox -s "unit-${{ matrix.pyton }}"'
+        )
+    )
+    assert broken.read_text("utf-8") != text
+    done = check(tool("actionlint"), str(broken))
+    assert done.returncode != 0
+    assert "pyton" in done.stdout
+
+
+def test_a_misspelt_cloud_run_setting_fails_the_schema(tmp_path: Path) -> None:
+    text = (PROJECT_ROOT / "container.config.json").read_text("utf-8")
+    broken = tmp_path / "container.config.json"
+    broken.write_text(text.replace('"maxNum"', '"maxNumber"'))
+    done = check(
+        tool("check-jsonschema"),
+        "--schemafile",
+        str(PROJECT_ROOT / "container.config.schema.json"),
+        str(broken),
+    )
+    assert done.returncode != 0
+
+
+def test_renovate_watches_the_lock_the_image_and_the_actions() -> None:
+    import json
+
+    config = json.loads((PROJECT_ROOT / "renovate.json").read_text("utf-8"))
+    managers = set(config["enabledManagers"])
+    assert {"pip-compile", "dockerfile", "github-actions"} <= managers
+    assert config["pip-compile"]["managerFilePatterns"] == ["/(^|/)requirements\\.lock$/"]
