@@ -154,6 +154,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(python=CONTAINER_PYTHON)
+def hooks(session: nox.Session) -> None:
+    """Every pre-commit hook over every file, as `pre-commit run --all-files` on a clean clone."""
+    install(session)
+    session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure")
+
+
+@nox.session(python=CONTAINER_PYTHON)
 def typecheck(session: nox.Session) -> None:
     install(session)
     session.run("mypy", "service")
