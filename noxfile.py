@@ -61,6 +61,12 @@ PYTHONS = _interpreters() or [None]  # None: the interpreter running nox
 CONTAINER_PYTHON = "3.12" if "3.12" in PYTHONS else PYTHONS[-1]
 
 
+def _suite(folder: str, posargs: list[str]) -> list[str]:
+    """pytest's arguments: the whole folder, unless the arguments name test files of their own."""
+    names_tests = any(arg.startswith("tests/") for arg in posargs)
+    return [*posargs] if names_tests else [folder, *posargs]
+
+
 def install(session: nox.Session) -> None:
     """Exactly the locked versions (hash-checked), then the project itself on top."""
     session.install("--require-hashes", "-r", str(LOCK))
@@ -108,7 +114,9 @@ def serve(session: nox.Session) -> None:
 def unit(session: nox.Session) -> None:
     """Unit tests on SQLite, with the coverage gate (pyproject.toml: fail_under)."""
     install(session)
-    session.run("pytest", "tests/unit", *session.posargs, env={"COVERAGE_FILE": ".coverage.unit"})
+    session.run(
+        "pytest", *_suite("tests/unit", session.posargs), env={"COVERAGE_FILE": ".coverage.unit"}
+    )
 
 
 @nox.session(python=CONTAINER_PYTHON)
@@ -117,8 +125,7 @@ def integration(session: nox.Session) -> None:
     install(session)
     session.run(
         "pytest",
-        "tests/integration",
-        *session.posargs,
+        *_suite("tests/integration", session.posargs),
         env={"COVERAGE_FILE": ".coverage.integration"},
     )
 
