@@ -160,18 +160,23 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]
             self.cfg, conn.client
         )
 
-    def _start_reading(self, conn: TConn) -> None:
+    def _start_reading(self, conn: TConn, readable: bool = False) -> None:
+        """Read `conn`'s next request in the event loop; at once when it is `readable`.
+
+        A kept-alive connection that woke the poller usually holds its whole
+        next request already: it goes to a thread without another poll.
+        """
         conn.sock.setblocking(False)
         conn.buffer = bytearray()
         self.reading[conn] = time.monotonic() + self.read_timeout
+        if readable and not self._receive(conn):
+            return
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
     def accept(self, listener: socket.socket) -> None:
         try:
             client_sock, client_addr = listener.accept()
-        except BlockingIOError:
-            return
-        except OSError:
+        except OSError:  # another worker took it, or the client is gone
             return
         self.nr_conns += 1
         conn = TConn(self.cfg, client_sock, client_addr, listener.getsockname())
@@ -186,32 +191,40 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         if self._buffers(conn):
-            self._start_reading(conn)
+            self._start_reading(conn, readable=True)
         else:
             self.enqueue_req(conn)
 
-    def _drop(self, conn: TConn) -> None:
-        self.reading.pop(conn, None)
+    def _unregister(self, conn: TConn) -> None:
         with contextlib.suppress(OSError, KeyError, ValueError):
             self.poller.unregister(conn.sock)
+
+    def _drop(self, conn: TConn) -> None:
+        self.reading.pop(conn, None)
+        self._unregister(conn)
         self.nr_conns -= 1
         conn.close()
 
-    def _on_readable(self, conn: TConn, client: socket.socket) -> None:
+    def _receive(self, conn: TConn) -> bool:
+        """Take what has arrived; False once `conn` has left the reading state.
+
+        It leaves when the request is whole (to a thread) or the client has
+        gone (closed).
+        """
         try:
-            data = client.recv(65536)
+            data = conn.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
-            return
+            return True
         except OSError:
             data = b""
         if not data:
             self._drop(conn)
-            return
+            return False
         conn.buffer += data
         if not request_complete(conn.buffer, self.max_body):
-            return
+            return True
         self.reading.pop(conn, None)
-        self.poller.unregister(client)
+        self._unregister(conn)
         conn.data_ready = True
         if self.probe_pool is not None and _is_probe(conn.buffer):
             future = self.probe_pool.submit(self.handle, conn)
@@ -220,6 +233,10 @@ class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]
             )
         else:
             self.enqueue_req(conn)
+        return False
+
+    def _on_readable(self, conn: TConn, client: socket.socket) -> None:
+        self._receive(conn)
 
     def handle(self, conn: TConn) -> Any:
         buffered = getattr(conn, "buffer", None)
