@@ -2,11 +2,15 @@
 
 `X-WX-OPENID` is set by Cloud Run's gateway for `wx.cloud.callContainer`
 requests, but any client can send it to a public domain, so it is believed
-only when WX_TRUST_CLOUD_HEADERS=true.
+only when WX_TRUST_CLOUD_HEADERS=true and the request carries `X-WX-SOURCE`,
+which Cloud Run's documentation names as the sign that a request came
+through WeChat.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -22,6 +26,30 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 OPENID_HEADERS = ("X-WX-OPENID", "X-WX-FROM-OPENID")
+SOURCE_HEADER = "X-WX-SOURCE"
+
+log = logging.getLogger(__name__)
+_said_untrusted = threading.Event()
+
+
+def cloud_headers_trusted() -> bool:
+    """WX_TRUST_CLOUD_HEADERS is on and this request came through WeChat (`X-WX-SOURCE`).
+
+    Without `X-WX-SOURCE` the request is treated as if the switch were off;
+    the first such request that carries an identity header is logged, once
+    per process, so a misrouted deployment shows up without flooding the log.
+    """
+    if not config.current().wx_trust_cloud_headers:
+        return False
+    if request.headers.get(SOURCE_HEADER, "").strip():
+        return True
+    if any(request.headers.get(h) for h in OPENID_HEADERS) and not _said_untrusted.is_set():
+        _said_untrusted.set()
+        log.warning(
+            "identity headers without %s ignored: the request did not come through WeChat",
+            SOURCE_HEADER,
+        )
+    return False
 
 
 def cloud_openid() -> str | None:
@@ -67,7 +95,7 @@ def authenticate(*, allow_disabled: bool = False) -> User:
     if header is not None:
         user = _from_token(header)
     else:
-        openid = cloud_openid() if config.current().wx_trust_cloud_headers else None
+        openid = cloud_openid() if cloud_headers_trusted() else None
         if openid is None:
             raise ApiError(TOKEN_MISSING)
         user = _from_cloud_headers(openid)

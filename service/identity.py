@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, request
 
 from service import config, ratelimit, sessions, users, wechat
-from service.auth import cloud_openid, current_user, identified
+from service.auth import cloud_headers_trusted, cloud_openid, current_user, identified
 from service.envelope import success
 from service.errors import (
     CLOUD_IDENTITY_DISABLED,
@@ -105,7 +105,7 @@ def logout() -> Response:
 @bp.get("/wx_openid")
 def wx_openid() -> Response:
     """The caller's identity as Cloud Run's gateway states it (the official templates' route)."""
-    if not config.current().wx_trust_cloud_headers:
+    if not cloud_headers_trusted():
         raise ApiError(CLOUD_IDENTITY_DISABLED)
     openid = cloud_openid()
     if openid is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -221,7 +222,12 @@ def trusting_app(config: Config) -> Flask:
 
 def test_trusted_cloud_headers_authenticate_and_create_the_user(trusting_app: Flask) -> None:
     client = trusting_app.test_client()
-    headers = {"X-WX-OPENID": "oCloud", "X-WX-UNIONID": "uCloud", "X-WX-APPID": "wxapp"}
+    headers = {
+        "X-WX-OPENID": "oCloud",
+        "X-WX-UNIONID": "uCloud",
+        "X-WX-APPID": "wxapp",
+        "X-WX-SOURCE": "wx_client",
+    }
     response = client.get("/api/user/profile", headers=headers)
     assert response.status_code == 200
     assert (response.json["data"]["openid"], response.json["data"]["unionid"]) == (
@@ -236,7 +242,49 @@ def test_trusted_cloud_headers_authenticate_and_create_the_user(trusting_app: Fl
 
     ids = client.get("/api/wx_openid", headers=headers)
     assert ids.json["data"] == {"openid": "oCloud", "appid": "wxapp", "unionid": "uCloud"}
-    shared = client.get("/api/wx_openid", headers={"X-WX-FROM-OPENID": "oShared"})
+    shared = client.get(
+        "/api/wx_openid", headers={"X-WX-FROM-OPENID": "oShared", "X-WX-SOURCE": "wx_client"}
+    )
     assert shared.json["data"]["openid"] == "oShared"
-    missing = client.get("/api/wx_openid")
+    missing = client.get("/api/wx_openid", headers={"X-WX-SOURCE": "wx_client"})
     assert (missing.status_code, missing.json["error"]) == (401, "cloud_identity_missing")
+
+
+FORGED = [
+    {"X-WX-OPENID": "oForged"},
+    {"X-WX-FROM-OPENID": "oForged"},
+    {"X-WX-OPENID": "oForged", "X-WX-SOURCE": ""},
+    {"X-WX-OPENID": "oForged", "X-WX-SOURCE": "   "},
+    {"X-WX-OPENID": "oForged", "X-WX-APPID": "wxapp", "X-WX-UNIONID": "uForged"},
+    {"X-WX-OPENID": "oForged", "X-WX-ENV": "prod-1", "X-Original-Forwarded-For": "1.2.3.4"},
+]
+
+
+@pytest.mark.parametrize("headers", FORGED, ids=lambda h: ",".join(h))
+def test_identity_headers_without_x_wx_source_never_authenticate(
+    trusting_app: Flask, headers: dict[str, str]
+) -> None:
+    """Even with WX_TRUST_CLOUD_HEADERS on: no X-WX-SOURCE, no WeChat, no identity."""
+    client = trusting_app.test_client()
+    response = client.get("/api/user/profile", headers=headers)
+    assert (response.status_code, response.json["error"]) == (401, "token_missing")
+    response = client.post("/api/logout", headers=headers)
+    assert (response.status_code, response.json["error"]) == (401, "token_missing")
+    response = client.get("/api/wx_openid", headers=headers)
+    assert (response.status_code, response.json["error"]) == (403, "cloud_identity_disabled")
+    assert User.select().count() == 0
+
+
+def test_untrusted_identity_headers_are_logged_once_per_process(
+    trusting_app: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import auth
+
+    monkeypatch.setattr(auth, "_said_untrusted", threading.Event())
+    client = trusting_app.test_client()
+    for _ in range(3):
+        client.get("/api/user/profile", headers={"X-WX-OPENID": "oForged"})
+    client.get("/api/user/profile")  # no identity header: nothing to say
+    said = [r for r in caplog.records if "without X-WX-SOURCE ignored" in r.getMessage()]
+    assert len(said) == 1
+    assert "oForged" not in caplog.text
