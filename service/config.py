@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 DEFAULT_WX_API_BASE = "https://api.weixin.qq.com"
+#: 开放接口服务 (cloud call): plain HTTP inside Cloud Run; the platform adds the token.
+CLOUD_WX_API_BASE = "http://api.weixin.qq.com"
+OPENAPI_MODES = ("token", "cloud")
 DEFAULT_MYSQL_DATABASE = "flask_demo"
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -117,6 +120,7 @@ class Config:
     wx_appid: str = ""
     wx_secret: str = field(default="", repr=False)
     wx_api_base: str = DEFAULT_WX_API_BASE
+    wx_openapi_mode: str = "token"
     wx_connect_timeout: float = 3.0
     wx_read_timeout: float = 5.0
     wx_trust_cloud_headers: bool = False
@@ -158,6 +162,10 @@ class Config:
         def text(name: str, default: str = "") -> str:
             return env.get(name, "").strip() or default
 
+        mode = text("WX_OPENAPI_MODE", "token").lower()
+        if mode not in OPENAPI_MODES:
+            raise ConfigError(f"WX_OPENAPI_MODE must be token or cloud, not {mode!r}")
+
         return cls(
             app_env=text("APP_ENV", "development").lower(),
             database_url=text("DATABASE_URL") or None,
@@ -172,7 +180,10 @@ class Config:
             token_secret=env.get("TOKEN_SECRET", ""),
             wx_appid=text("WX_APPID"),
             wx_secret=env.get("WX_SECRET", ""),
-            wx_api_base=text("WX_API_BASE", DEFAULT_WX_API_BASE).rstrip("/"),
+            wx_api_base=text(
+                "WX_API_BASE", CLOUD_WX_API_BASE if mode == "cloud" else DEFAULT_WX_API_BASE
+            ).rstrip("/"),
+            wx_openapi_mode=mode,
             wx_connect_timeout=_seconds(env, "WX_CONNECT_TIMEOUT", 3.0),
             wx_read_timeout=_seconds(env, "WX_READ_TIMEOUT", 5.0),
             wx_trust_cloud_headers=_flag(env, "WX_TRUST_CLOUD_HEADERS", False),

@@ -22,6 +22,7 @@ from service.errors import (
     WECHAT_ERROR,
     WECHAT_RATE_LIMITED,
     WECHAT_RISKY_USER,
+    WECHAT_SECRET_MISSING,
     WECHAT_UNAVAILABLE,
     ApiError,
 )
@@ -64,6 +65,7 @@ class _Unavailable(Exception):
 class WeChatClient:
     def __init__(self, config: Config) -> None:
         self.base = config.wx_api_base
+        self.cloud = config.wx_openapi_mode == "cloud"
         self.appid = config.wx_appid
         self._secret = config.wx_secret
         self.timeout = (config.wx_connect_timeout, config.wx_read_timeout)
@@ -108,6 +110,10 @@ class WeChatClient:
     # -- code2Session
 
     def code2session(self, code: str) -> WxSession:
+        """Needs WX_SECRET in both modes: cloud call does not cover jscode2session."""
+        if not self._secret:
+            log.error("wechat code2session needs WX_SECRET, which is not set")
+            raise ApiError(WECHAT_SECRET_MISSING)
         params = {
             "appid": self.appid,
             "secret": self._secret,
@@ -166,21 +172,32 @@ class WeChatClient:
 
     # -- phone number
 
-    def phone_number(self, code: str) -> PhoneNumber:
+    def call_with_token(self, what: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST an API that needs the access token, in the configured mode.
+
+        token: ours from stable_token, retried once with a fresh one if WeChat
+        says it went stale. cloud (开放接口服务): none at all, over Cloud Run's
+        relay, which adds it; stable_token is never called and WX_SECRET is not needed.
+        """
+        if self.cloud:
+            body, _ = self._call_with_retry(what, "POST", path, json=payload)
+            return body
         for attempt in (1, 2):
             token = self.access_token()
             body, _ = self._call_with_retry(
-                "getuserphonenumber",
-                "POST",
-                "/wxa/business/getuserphonenumber",
-                params={"access_token": token},
-                json={"code": code},
+                what, "POST", path, params={"access_token": token}, json=payload
             )
-            errcode = body.get("errcode") or 0
-            if errcode in ACCESS_TOKEN_INVALID and attempt == 1:
+            if (body.get("errcode") or 0) in ACCESS_TOKEN_INVALID and attempt == 1:
                 self._forget_token(token)  # revoked or expired early: fetch a new one once
                 continue
             break
+        return body
+
+    def phone_number(self, code: str) -> PhoneNumber:
+        body = self.call_with_token(
+            "getuserphonenumber", "/wxa/business/getuserphonenumber", {"code": code}
+        )
+        errcode = body.get("errcode") or 0
         if errcode in ERRCODE_KINDS:
             raise ApiError(ERRCODE_KINDS[errcode])
         info = body.get("phone_info")

@@ -47,6 +47,9 @@ class FakeWeChat:
         self._phones: dict[str, str] = {}
         self._tokens: dict[str, float] = {}  # access token -> expiry (monotonic)
         self.calls: Counter[str] = Counter()
+        #: 开放接口服务 (cloud call): the platform adds the token, so a request must carry none.
+        self.cloud_mode = False
+        self.saw_access_token = 0
         self.issued_session_keys: list[str] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, 0), self._handler())
@@ -94,6 +97,8 @@ class FakeWeChat:
             self._tokens.clear()
             self.calls.clear()
             self.issued_session_keys.clear()
+            self.cloud_mode = False
+            self.saw_access_token = 0
 
     def revoke_tokens(self) -> None:
         with self._lock:
@@ -138,11 +143,23 @@ class FakeWeChat:
             self._tokens[token] = time.monotonic() + self.token_ttl
         return {"access_token": token, "expires_in": self.token_ttl}
 
+    def _cloud_refusal(self, query: dict[str, str]) -> dict[str, Any] | None:
+        """In cloud mode a request that brings its own access_token is refused, as relayed."""
+        if "access_token" in query:
+            with self._lock:
+                self.saw_access_token += 1
+            return {"errcode": 41001, "errmsg": "cloud call: access_token must not be sent"}
+        return None
+
     def _phone_number(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            expiry = self._tokens.get(query.get("access_token", ""))
-            if expiry is None or expiry < time.monotonic():
-                return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"}
+            if not self.cloud_mode:
+                expiry = self._tokens.get(query.get("access_token", ""))
+                if expiry is None or expiry < time.monotonic():
+                    return {
+                        "errcode": 40001,
+                        "errmsg": "invalid credential, access_token is invalid",
+                    }
             number = self._phones.pop(str(body.get("code", "")), None)
         if number is None:
             return {"errcode": 40029, "errmsg": "invalid code"}
@@ -168,6 +185,8 @@ class FakeWeChat:
                 data = json.dumps(payload).encode()
                 self.send_response(200)  # WeChat reports errors in the body, with HTTP 200
                 self.send_header("Content-Type", "application/json; encoding=utf-8")
+                if fake.cloud_mode:  # the platform's relay marks what it passed on
+                    self.send_header("x-openapi-seqid", secrets.token_hex(8))
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -192,7 +211,10 @@ class FakeWeChat:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     body = {}
-                if path == "/cgi-bin/stable_token":
+                refusal = fake._cloud_refusal(query) if fake.cloud_mode else None
+                if refusal is not None:
+                    self._reply(refusal)
+                elif path == "/cgi-bin/stable_token":
                     self._reply(fake._stable_token(body))
                 elif path == "/wxa/business/getuserphonenumber":
                     self._reply(fake._phone_number(query, body))
