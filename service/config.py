@@ -116,6 +116,7 @@ class Config:
     mysql_connect_timeout: int = 2
     mysql_read_timeout: float = 5.0
     mysql_write_timeout: float = 5.0
+    mysql_wake_timeout: float = 8.0
     token_secret: str = field(default="", repr=False)
     wx_appid: str = ""
     wx_secret: str = field(default="", repr=False)
@@ -177,6 +178,7 @@ class Config:
             mysql_connect_timeout=_integer(env, "MYSQL_CONNECT_TIMEOUT", 2),
             mysql_read_timeout=_seconds(env, "MYSQL_READ_TIMEOUT", 5.0),
             mysql_write_timeout=_seconds(env, "MYSQL_WRITE_TIMEOUT", 5.0),
+            mysql_wake_timeout=_seconds(env, "MYSQL_WAKE_TIMEOUT", 8.0),
             token_secret=env.get("TOKEN_SECRET", ""),
             wx_appid=text("WX_APPID"),
             wx_secret=env.get("WX_SECRET", ""),

@@ -155,6 +155,29 @@ def _use_wal(path: str, attempts: int = 50) -> None:
 #: peewee's translation of driver errors into its own (name-mangled inside a class body).
 _EXCEPTION_WRAPPER = getattr(pw, "__exception_wrapper__")  # noqa: B009
 
+#: The driver's codes for a connection that is gone: "server has gone away" (a send
+#: failed), "lost connection during query", and 0, PyMySQL's closed socket.
+LOST_CONNECTION = {2006, 2013, 0}
+NOT_SENT = {2006, 0}
+CANNOT_CONNECT = 2003
+#: Statements that change nothing, so running one twice is harmless.
+_READ_ONLY = ("SELECT", "SHOW", "BEGIN", "ROLLBACK")
+
+
+def driver_error(error: BaseException) -> tuple[int | None, str]:
+    """The driver's error code and message inside a peewee error (no secrets in either)."""
+    inner = error.args[0] if error.args and isinstance(error.args[0], BaseException) else error
+    args = inner.args
+    code = args[0] if args and isinstance(args[0], int) else None
+    message = str(args[1]) if len(args) > 1 else str(inner)
+    return code, message
+
+
+def _refused(error: BaseException) -> bool:
+    """Connection refused: nothing listens (yet). Not a timeout: a hang is not a refusal."""
+    code, message = driver_error(error)
+    return code == CANNOT_CONNECT and "refused" in message.lower()
+
 
 class ConnectionPool(PooledMySQLDatabase):  # type: ignore[misc]
     """playhouse.pool's MySQL pool, without network waits under its locks.
@@ -178,10 +201,30 @@ class ConnectionPool(PooledMySQLDatabase):  # type: ignore[misc]
 
     PING_AFTER = 1.0
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, wake_timeout: float = 0.0, **kwargs: Any) -> None:
         self._returned: dict[int, float] = {}
         self._connecting = 0
+        self.wake_timeout = wake_timeout
         super().__init__(*args, **kwargs)
+
+    def _connect_waking(self) -> Any:
+        """A new connection; while the server refuses, retried with backoff for wake_timeout.
+
+        Cloud Run's MySQL refuses connections for a few seconds while it resumes
+        from a pause. Anything else (a timeout, bad credentials) fails at once.
+        """
+        deadline = time.monotonic() + self.wake_timeout
+        delay = 0.1
+        while True:
+            try:
+                return pw.MySQLDatabase._connect(self)  # type: ignore[attr-defined]
+            except Exception as error:
+                remaining = deadline - time.monotonic()
+                if not _refused(error) or remaining <= 0:
+                    raise
+                log.info("database refused the connection; retrying for %.1f s more", remaining)
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 1.0)
 
     @staticmethod
     def _closed_by_server(conn: Any) -> bool:
@@ -235,7 +278,7 @@ class ConnectionPool(PooledMySQLDatabase):  # type: ignore[misc]
                     self._close_raw(conn)
                 continue
             try:
-                conn = pw.MySQLDatabase._connect(self)  # type: ignore[attr-defined]
+                conn = self._connect_waking()
             except BaseException:
                 with self._pool_lock:
                     self._connecting -= 1
@@ -260,7 +303,37 @@ class ConnectionPool(PooledMySQLDatabase):  # type: ignore[misc]
             if self.server_version is None:
                 self._set_server_version(conn)
             self._initialize_connection(conn)
+        self._state.untried = True
         return True
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        """The statement; a connection found dead by its first statement is replaced once.
+
+        Only where running the statement again is safe: it cannot have reached
+        the server (a failed send, 2006; a closed socket) or it is a read.
+        """
+        untried = getattr(self._state, "untried", False)
+        self._state.untried = False
+        try:
+            return super().execute_sql(sql, params)
+        except (pw.OperationalError, pw.InterfaceError) as error:
+            code, message = driver_error(error)
+            safe = code in NOT_SENT or sql.lstrip()[:8].upper().startswith(_READ_ONLY)
+            # A timeout is a server that hangs, not a dead connection: a new one would hang too.
+            dead = code in LOST_CONNECTION and "timed out" not in message
+            if not (untried and dead and safe) or self.in_transaction():
+                raise
+            log.warning("pooled connection was dead (driver error %s); retrying once", code)
+            self._discard_current()
+            return super().execute_sql(sql, params)
+
+    def _discard_current(self) -> None:
+        conn = self._state.conn
+        with self._pool_lock:
+            self._in_use.pop(self.conn_key(conn), None)
+            self._close_raw(conn)
+            self._pool_available.notify()
+        self._state.reset()
 
     def _can_reuse(self, conn: Any) -> bool:
         if not conn.open:
@@ -297,6 +370,7 @@ def open_database(target: Target, config: Config) -> pw.Database:
         # whose values changed: a repeated identical write is found, not "missing".
         client_flag=CLIENT.FOUND_ROWS,
         connect_timeout=config.mysql_connect_timeout,
+        wake_timeout=config.mysql_wake_timeout,
         # A server that accepts but never answers (hung, paused, a dead peer
         # behind a NAT) costs a request this long, then 503; never forever.
         read_timeout=config.mysql_read_timeout,

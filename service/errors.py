@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import peewee as pw
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from service.db import UNAVAILABLE_ERRORS
+from service.db import UNAVAILABLE_ERRORS, driver_error
 from service.envelope import failure
 from service.request_id import current_request_id
 
@@ -81,6 +82,7 @@ WECHAT_SECRET_MISSING = ErrorKind(
 )
 TOKEN_SECRET_MISSING = ErrorKind(503, "token_secret_missing", "服务未配置TOKEN_SECRET，暂不能登录")
 DATABASE_UNAVAILABLE = ErrorKind(503, "database_unavailable", "数据库暂时不可用，请稍后重试")
+SCHEMA_NOT_READY = ErrorKind(503, "schema_not_ready", "数据库尚未初始化，请稍后重试")
 
 #: What gunicorn answers itself, before the app runs (service.worker puts them in the envelope).
 BAD_REQUEST = ErrorKind(400, "bad_request", "请求格式错误")
@@ -131,11 +133,40 @@ def _on_http_error(error: HTTPException) -> Response | HTTPException:
     return response
 
 
+#: MySQL's "table doesn't exist"; SQLite says "no such table".
+NO_SUCH_TABLE = 1146
+
+
+def _missing_table(error: Exception) -> bool:
+    code, message = driver_error(error)
+    return code == NO_SUCH_TABLE or message.lower().startswith("no such table")
+
+
+def _on_schema_missing(error: Exception) -> Response:
+    log.error(
+        "database has no tables yet (%s): run `flask db upgrade` or set AUTO_MIGRATE=true",
+        driver_error(error)[1],
+        extra={"request_id": current_request_id()},
+    )
+    return error_response(SCHEMA_NOT_READY)
+
+
 def _on_unavailable(error: Exception) -> Response:
+    if _missing_table(error):
+        return _on_schema_missing(error)
+    code, message = driver_error(error)
     log.warning(
-        "database unavailable: %s", type(error).__name__, extra={"request_id": current_request_id()}
+        "database unavailable: %s %s %s",
+        type(error).__name__,
+        code if code is not None else "-",
+        message,
+        extra={"request_id": current_request_id()},
     )
     return error_response(DATABASE_UNAVAILABLE)
+
+
+def _on_programming_error(error: Exception) -> Response:
+    return _on_schema_missing(error) if _missing_table(error) else _on_unexpected(error)
 
 
 def _on_unexpected(error: Exception) -> Response:
@@ -170,4 +201,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _on_http_error)
     for error_type in UNAVAILABLE_ERRORS:
         app.register_error_handler(error_type, _on_unavailable)
+    app.register_error_handler(pw.ProgrammingError, _on_programming_error)
     app.register_error_handler(Exception, _on_unexpected)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
 
+import peewee as pw
 import pymysql
 import pytest
 from playhouse.pool import MaxConnectionsExceeded
@@ -129,3 +131,52 @@ def test_the_pool_is_bounded_and_waits_only_briefly(pool: ConnectionPool) -> Non
         release.set()
         for thread in holders:
             thread.join(10)
+
+
+def kill(mysql_server: MySQLServer, connection: int) -> None:
+    mysql_server.execute(f"KILL {connection}")
+    time.sleep(0.2)
+
+
+def test_a_connection_that_dies_after_checkout_is_replaced_for_a_read(
+    pool: ConnectionPool, mysql_server: MySQLServer
+) -> None:
+    """Dead between checkout and the first statement: the read runs on a new connection."""
+    pool.connect()
+    first = connection_id(pool)
+    pool.close()
+    pool.connect()  # handed out without a round trip (back a moment ago)
+    kill(mysql_server, first)
+    assert connection_id(pool) != first  # the SELECT was retried, once, on a new one
+    pool.close()
+
+
+def test_a_write_whose_connection_died_mid_statement_is_not_retried(
+    pool: ConnectionPool, mysql_server: MySQLServer, run_database: str
+) -> None:
+    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{run_database}`.t (n INT)")
+    pool.connect()
+    connection_id(pool)
+    pool.close()
+    pool.connect()
+    # The socket still looks open, so the INSERT is sent; whether the server ran
+    # it cannot be known, so it is not sent again.
+    conn = pool.connection()
+    conn._sock.shutdown(socket.SHUT_RD)  # reading the answer fails
+    with pytest.raises((pw.OperationalError, pw.InterfaceError)):
+        pool.execute_sql("INSERT INTO t (n) VALUES (1)")
+    pool.close()
+    time.sleep(0.2)
+    # The server ran it once; a retry would have made it twice.
+    assert mysql_server.execute(f"SELECT COUNT(*) FROM `{run_database}`.t")[0][0] == 1
+
+
+def test_only_the_first_statement_of_a_checkout_is_retried(
+    pool: ConnectionPool, mysql_server: MySQLServer
+) -> None:
+    pool.connect()
+    first = connection_id(pool)  # the first statement: this checkout is tried
+    kill(mysql_server, first)
+    with pytest.raises((pw.OperationalError, pw.InterfaceError)):
+        connection_id(pool)
+    pool.close()

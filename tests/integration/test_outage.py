@@ -47,22 +47,32 @@ def assert_recovers(server: LiveServer, next_count: int) -> None:
         assert inc.json()["data"] == expected
 
 
+WAKE_TIMEOUT = 2.0  # MYSQL_WAKE_TIMEOUT for the outage test: a short budget, a short test
+
+
 def test_database_outage_and_recovery(own_mysql: LocalBinaryServer) -> None:
+    """Down longer than MYSQL_WAKE_TIMEOUT: 503 within the budget + 1 s; back: 200, no restart."""
     mysql = own_mysql.server  # type: ignore[attr-defined]
     with mysql.scratch_database() as name:
-        env = {"DATABASE_URL": mysql.url(name), "AUTO_MIGRATE": "true"}
+        env = {
+            "DATABASE_URL": mysql.url(name),
+            "AUTO_MIGRATE": "true",
+            "MYSQL_WAKE_TIMEOUT": str(WAKE_TIMEOUT),
+        }
         with LiveServer(env, workers=2) as server:
             inc = requests.post(f"{server.url}/api/count", json={"action": "inc"}, timeout=5)
             assert inc.json()["data"] == 1
             assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200
 
             own_mysql.pause()
-            for path in ("/readyz", "/api/count"):
+            for path, within in (("/readyz", 2.0), ("/api/count", WAKE_TIMEOUT + 1)):
                 response, took = timed_get(f"{server.url}{path}")
                 assert response.status_code == 503, path
                 assert response.json()["error"] == "database_unavailable"
-                assert took < 2.0, f"{path} took {took:.2f} s"
+                assert took < within, f"{path} took {took:.2f} s"
             assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+            log = server.output()
+            assert "database unavailable: OperationalError 2003" in log  # the driver's code
 
             own_mysql.resume()
             # Every pooled connection from before the outage is dead; none may surface.
@@ -121,3 +131,26 @@ def test_a_hung_database_gives_503_in_bounded_time_and_probes_stay_fast(
             assert times[-1] < math.ceil(WAITING / THREADS) * HUNG_READ_TIMEOUT + 1.5, times
 
             assert_recovers(server, next_count=3)
+
+
+def test_a_request_during_a_short_outage_waits_and_succeeds(
+    own_mysql: LocalBinaryServer,
+) -> None:
+    """Cloud Run's MySQL refuses connections while it resumes: the request waits, then 200."""
+    mysql = own_mysql.server  # type: ignore[attr-defined]
+    with mysql.scratch_database() as name:
+        env = {"DATABASE_URL": mysql.url(name), "AUTO_MIGRATE": "true"}  # budget: 8 s
+        with LiveServer(env, workers=2) as server:
+            first = requests.post(f"{server.url}/api/count", json={"action": "inc"}, timeout=5)
+            assert first.json()["data"] == 1
+            own_mysql.pause()
+            with ThreadPoolExecutor(1) as pool:
+                # A new connection is needed: the pooled ones died with the server.
+                waiting = pool.submit(timed_get, f"{server.url}/api/count")
+                time.sleep(3.0)
+                own_mysql.resume()
+                response, took = waiting.result(timeout=30)
+            assert response.status_code == 200, response.text
+            assert response.json()["data"] == 1
+            assert 3.0 <= took < 8.0 + 1, took
+            print(f"request sent while MySQL was down, answered 200 after {took:.1f} s")

@@ -1,0 +1,74 @@
+"""A database without tables is not "unavailable", and what a log line says (rerun on MySQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+
+from service import create_app, db
+from service.config import Config
+from service.db import driver_error
+
+
+@pytest.fixture
+def unmigrated(config: Config) -> Iterator[Flask]:
+    """The app on an empty database: nobody ran `flask db upgrade`."""
+    app = create_app(config)
+    yield app
+    db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("GET", "/api/count", None), ("POST", "/api/count", {"action": "inc"})],
+)
+def test_no_tables_is_503_schema_not_ready_with_one_line_saying_what_to_do(
+    unmigrated: Flask,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+) -> None:
+    response = unmigrated.test_client().open(path, method=method, json=body)
+    assert (response.status_code, response.json["error"]) == (503, "schema_not_ready")
+    assert response.json["msg"] == "数据库尚未初始化，请稍后重试"
+    said = [r for r in caplog.records if "flask db upgrade" in r.getMessage()]
+    assert len(said) == 1
+    assert "AUTO_MIGRATE" in said[0].getMessage()
+    assert not said[0].exc_info  # one line, no traceback
+
+
+def test_a_database_that_cannot_be_reached_logs_the_drivers_code(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dataclasses import replace
+
+    app = create_app(
+        replace(config, database_url="mysql://nobody@127.0.0.1:9/none", mysql_wake_timeout=0.2)
+    )
+    try:
+        response = app.test_client().get("/api/count")
+    finally:
+        db.dispose()
+    assert (response.status_code, response.json["error"]) == (503, "database_unavailable")
+    (line,) = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert "OperationalError 2003" in line
+    assert "refused" in line.lower()
+
+
+def test_driver_error_reads_peewee_and_driver_errors_alike() -> None:
+    import peewee as pw
+    import pymysql
+
+    inner = pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
+    assert driver_error(pw.OperationalError(inner, *inner.args)) == (
+        2013,
+        "Lost connection to MySQL server during query",
+    )
+    assert driver_error(inner) == (2013, "Lost connection to MySQL server during query")
+    assert driver_error(pw.OperationalError("no such table: Counters")) == (
+        None,
+        "no such table: Counters",
+    )
