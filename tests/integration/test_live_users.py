@@ -53,7 +53,7 @@ def test_apply_list_approve_and_reject_over_http(
     for member in (carol, dave):
         assert member.call("POST", "/api/community/verify", json=APPLICATION)[0] == 200
 
-    status, body = admin.call("GET", "/api/admin/verifications", params={"status": 1, "size": 100})
+    status, body = admin.call("GET", "/api/admin/verifications", params={"status": 1, "size": 50})
     assert status == 200
     pending = [item["id"] for item in body["data"]["items"]]
     assert {carol.id, dave.id} <= set(pending)
