@@ -29,6 +29,23 @@ CREATE TABLE `migratehistory` (
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+CREATE TABLE `push_messages` (
+  `id` int NOT NULL AUTO_INCREMENT,
+  `created_at` datetime NOT NULL,
+  `updated_at` datetime NOT NULL,
+  `dedupe_key` varchar(128) NOT NULL,
+  `msg_id` varchar(64) DEFAULT NULL,
+  `to_user` varchar(64) DEFAULT NULL,
+  `from_user` varchar(64) DEFAULT NULL,
+  `create_time` bigint DEFAULT NULL,
+  `msg_type` varchar(32) DEFAULT NULL,
+  `event` varchar(64) DEFAULT NULL,
+  `content` text DEFAULT NULL,
+  `payload` longtext NOT NULL,
+  PRIMARY KEY (`id`),
+  UNIQUE KEY `pushmessage_dedupe_key` (`dedupe_key`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 CREATE TABLE `rate_limits` (
   `bucket` varchar(96) NOT NULL,
   `hits` int NOT NULL,

@@ -24,6 +24,7 @@ from service import (
     logs,
     openapi,
     profile,
+    push,
     request_id,
     verification,
 )
@@ -69,4 +70,5 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(index.bp)
     app.register_blueprint(health.bp)
+    push.init_app(app, config)
     return app

@@ -6,6 +6,7 @@ even chosen, so a route added later cannot forget it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import peewee as pw
@@ -22,9 +23,9 @@ from service.errors import (
     VERIFICATION_NOT_PENDING,
     ApiError,
 )
-from service.models import Role, Status, User, VerificationStatus, utcnow
+from service.models import PushMessage, Role, Status, User, VerificationStatus, utcnow
 from service.payload import json_object, only_fields, optional_choice, optional_text
-from service.profile import describe
+from service.profile import describe, iso_utc
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
@@ -54,11 +55,14 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     return int(raw)
 
 
-def _page(query: pw.ModelSelect[User]) -> dict[str, Any]:
+def _page(
+    query: pw.ModelSelect[Any], show: Callable[[Any], dict[str, Any]] | None = None
+) -> dict[str, Any]:
     page = _int_arg("page", 1, 1, 1_000_000) or 1
     size = _int_arg("size", 20, 1, MAX_PAGE_SIZE) or 20
+    show = show or (lambda user: describe(user, owner=False))
     return {
-        "items": [describe(user, owner=False) for user in query.paginate(page, size)],
+        "items": [show(row) for row in query.paginate(page, size)],
         "page": page,
         "size": size,
         "total": query.count(),
@@ -140,6 +144,27 @@ def _active_admin_ids() -> set[int]:
     if db.is_mysql():
         query = query.for_update()
     return {row.id for row in query}
+
+
+def _message(row: PushMessage) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "msg_id": row.msg_id,
+        "from_user": row.from_user,
+        "to_user": row.to_user,
+        "msg_type": row.msg_type,
+        "event": row.event,
+        "content": row.content,
+        "create_time": row.create_time,
+        "received_at": iso_utc(row.created_at),
+    }
+
+
+@bp.get("/messages")
+def messages() -> Response:
+    """What Cloud Run pushed (消息推送), newest first."""
+    query = PushMessage.select().order_by(PushMessage.id.desc())
+    return success(_page(query, _message))
 
 
 @bp.patch("/users/<int(max=2147483647):user_id>")

@@ -65,6 +65,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _path(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    if not raw.startswith("/") or raw.startswith("/api/") or any(c in raw for c in "<>?# "):
+        raise ConfigError(f"{name} must be a path such as /wx/push, outside /api, not {raw!r}")
+    return raw
+
+
 #: TOKEN_SECRET values published in this repository (README, example env files,
 #: compose files) or in the original template's README: anyone can read them.
 PUBLISHED_SECRETS = frozenset(
@@ -125,6 +132,8 @@ class Config:
     wx_connect_timeout: float = 3.0
     wx_read_timeout: float = 5.0
     wx_trust_cloud_headers: bool = False
+    wx_push_path: str = "/wx/push"
+    wx_push_trust_all: bool = False
     access_token_ttl: int = 2 * 60 * 60
     refresh_token_ttl: int = 7 * 24 * 60 * 60
     login_limit_per_address: int = 30
@@ -189,6 +198,8 @@ class Config:
             wx_connect_timeout=_seconds(env, "WX_CONNECT_TIMEOUT", 3.0),
             wx_read_timeout=_seconds(env, "WX_READ_TIMEOUT", 5.0),
             wx_trust_cloud_headers=_flag(env, "WX_TRUST_CLOUD_HEADERS", False),
+            wx_push_path=_path(env, "WX_PUSH_PATH", "/wx/push"),
+            wx_push_trust_all=_flag(env, "WX_PUSH_TRUST_ALL", False),
             access_token_ttl=_integer(env, "ACCESS_TOKEN_TTL", 2 * 60 * 60),
             refresh_token_ttl=_integer(env, "REFRESH_TOKEN_TTL", 7 * 24 * 60 * 60),
             login_limit_per_address=_integer(env, "LOGIN_LIMIT_PER_ADDRESS", 30),

@@ -122,4 +122,39 @@ class RateLimit(pw.Model):
         table_name = "rate_limits"
 
 
-MODELS: list[type[pw.Model]] = [Counter, User, AuthSession, RefreshToken, RateLimit]
+class LongTextField(pw.TextField):
+    """TEXT on SQLite; LONGTEXT on MySQL, whose TEXT stops at 65,535 bytes (less than a
+    MAX_BODY_BYTES body of 4-byte characters once stored)."""
+
+    field_type = "LONGTEXT"
+
+
+class PushMessage(BaseModel):
+    """A message or event Cloud Run pushed (消息推送), stored once however often it is sent.
+
+    `dedupe_key` is the MsgId where there is one; events have none, and are
+    known by sender, time and event, as WeChat's documentation advises.
+    """
+
+    dedupe_key = pw.CharField(max_length=128, unique=True)
+    msg_id = pw.CharField(max_length=64, null=True)
+    to_user = pw.CharField(max_length=64, null=True)
+    from_user = pw.CharField(max_length=64, null=True)
+    create_time = pw.BigIntegerField(null=True)
+    msg_type = pw.CharField(max_length=32, null=True)
+    event = pw.CharField(max_length=64, null=True)
+    content = pw.TextField(null=True)
+    payload = LongTextField()  # the whole body as received: nothing that parsed is lost
+
+    class Meta:
+        table_name = "push_messages"
+
+
+MODELS: list[type[pw.Model]] = [
+    Counter,
+    User,
+    AuthSession,
+    RefreshToken,
+    RateLimit,
+    PushMessage,
+]

@@ -48,7 +48,7 @@ PROTECTED = frozenset(
 )
 
 
-def _utc(value: datetime | None) -> str | None:
+def iso_utc(value: datetime | None) -> str | None:
     return value.replace(tzinfo=UTC).isoformat() if value else None
 
 
@@ -75,12 +75,12 @@ def describe(user: User, *, owner: bool) -> dict[str, Any]:
         "real_name": user.real_name,
         "work_id": user.work_id,
         "verification_materials": user.verification_materials,
-        "verification_applied_at": _utc(user.verification_applied_at),
+        "verification_applied_at": iso_utc(user.verification_applied_at),
         "reviewed_by": user.reviewed_by,
-        "reviewed_at": _utc(user.reviewed_at),
+        "reviewed_at": iso_utc(user.reviewed_at),
         "review_note": user.review_note,
-        "created_at": _utc(user.created_at),
-        "updated_at": _utc(user.updated_at),
+        "created_at": iso_utc(user.created_at),
+        "updated_at": iso_utc(user.updated_at),
     }
 
 

@@ -51,6 +51,7 @@ class FakeWeChat:
         self.cloud_mode = False
         self.saw_access_token = 0
         self.issued_session_keys: list[str] = []
+        self.sent_messages: list[dict[str, Any]] = []  # what cgi-bin/message/custom/send got
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, 0), self._handler())
         self._server.daemon_threads = True
@@ -97,6 +98,7 @@ class FakeWeChat:
             self._tokens.clear()
             self.calls.clear()
             self.issued_session_keys.clear()
+            self.sent_messages.clear()
             self.cloud_mode = False
             self.saw_access_token = 0
 
@@ -150,6 +152,17 @@ class FakeWeChat:
                 self.saw_access_token += 1
             return {"errcode": 41001, "errmsg": "cloud call: access_token must not be sent"}
         return None
+
+    def _custom_send(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if not self.cloud_mode:
+                expiry = self._tokens.get(query.get("access_token", ""))
+                if expiry is None or expiry < time.monotonic():
+                    return {"errcode": 40001, "errmsg": "invalid credential"}
+            if not body.get("touser") or body.get("msgtype") != "text":
+                return {"errcode": 40003, "errmsg": "invalid openid or msgtype"}
+            self.sent_messages.append(body)
+        return {"errcode": 0, "errmsg": "ok"}
 
     def _phone_number(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -218,6 +231,8 @@ class FakeWeChat:
                     self._reply(fake._stable_token(body))
                 elif path == "/wxa/business/getuserphonenumber":
                     self._reply(fake._phone_number(query, body))
+                elif path == "/cgi-bin/message/custom/send":
+                    self._reply(fake._custom_send(query, body))
                 else:
                     self.send_error(404)
 
