@@ -94,7 +94,7 @@ def test_no_normal_user_reaches_an_admin_route(
     eve = Member(live_server, fake_wechat, "oLiveEve")
     before = eve.me()
     operations = admin_operations()
-    assert len(operations) == 4
+    assert len(operations) == 5  # verifications (list, decide), users (list, edit), messages
     for method, path in operations:
         status, body = eve.call(method, path, json={"status": 2, "role": 9, "decision": "approve"})
         assert (status, body["error"]) == (403, "admin_required"), (method, path)
