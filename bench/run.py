@@ -1,9 +1,14 @@
-"""The service under load, next to what the database alone can do.
+"""The service under load, next to the stack's own floor, with its database round trips.
 
-Starts MySQL (as the integration suite finds or starts it), measures the
-yardsticks straight through PyMySQL, starts the service under gunicorn with the
-container's configuration, drives it with wrk, and prints one table. Every
-load goes to 127.0.0.1 and stops after --duration seconds.
+Starts MySQL (as the integration suite finds or starts it) and the fake WeChat,
+then serves two apps under gunicorn with the container's configuration: the
+floor (bench/floor.py, a constant-JSON Flask view) and the service. wrk drives
+each endpoint in turn; the table gives requests/s, latency, errors, the CPU the
+server's processes spent per request and its ratio to the floor's, and the
+statements each request sent to MySQL (the server's own `Questions` counter,
+read before and after a fixed number of requests). Then: lost increments under
+load, and how long gunicorn takes to its first 200. Every load goes to
+127.0.0.1 and stops after --duration seconds.
 
     nox -s bench                       # or: python bench/run.py --duration 10
 """
@@ -16,12 +21,14 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,11 +36,71 @@ sys.path.insert(0, str(ROOT))
 
 import requests
 
+from tests.support.fake_wechat import FakeWeChat
 from tests.support.live_server import LiveServer
 from tests.support.load import concurrent_incs
 from tests.support.mysql import MySQLServer, choose_provider
 
 LUA = ROOT / "bench" / "report.lua"
+WRK_THREADS = 2
+ROUND_TRIP_REQUESTS = 200
+FLOOR_COMMAND = [sys.executable, "-m", "gunicorn", "bench.floor:create_app()"]
+
+
+@dataclass
+class Endpoint:
+    name: str
+    method: str
+    path: str
+    body: str = ""
+    signed_in: bool = False
+    login: bool = False
+    cpu_target: float | None = None  # at most this many times the floor's CPU per request
+    trips_target: int | None = None  # at most this many statements per request
+
+    def request(self, session: requests.Session, base: str, auth: str, code: str) -> int:
+        headers = {"Authorization": auth} if self.signed_in else {}
+        if self.login:
+            payload: str | None = json.dumps({"code": code})
+        else:
+            payload = self.body or None
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        response = session.request(
+            self.method, base + self.path, data=payload, headers=headers, timeout=10
+        )
+        return response.status_code
+
+
+ENDPOINTS = [
+    Endpoint("GET /api/count", "GET", "/api/count", cpu_target=1.6, trips_target=1),
+    Endpoint(
+        "POST /api/count inc",
+        "POST",
+        "/api/count",
+        '{"action": "inc"}',
+        cpu_target=1.8,
+        trips_target=1,
+    ),
+    Endpoint(
+        "GET /api/user/profile",
+        "GET",
+        "/api/user/profile",
+        signed_in=True,
+        cpu_target=2.0,
+        trips_target=1,
+    ),
+    Endpoint(
+        "PATCH /api/user/profile",
+        "PATCH",
+        "/api/user/profile",
+        '{"nickname": "bench"}',
+        signed_in=True,
+        cpu_target=2.5,
+        trips_target=2,
+    ),
+    Endpoint("POST /api/login", "POST", "/api/login", login=True, trips_target=6),
+]
 
 
 @dataclass
@@ -46,7 +113,11 @@ class Result:
     p99_ms: float | None = None
     errors: int = 0
     requests: int = 0
-    cpu: dict[str, float] | None = None  # CPU seconds used during the run, by process group
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the run, by side
+    round_trips: float | None = None
+
+    def cpu_ms(self, side: str = "app") -> float:
+        return 1000 * self.cpu.get(side, 0.0) / max(self.requests, 1)
 
 
 def yardstick(
@@ -104,20 +175,31 @@ def server_pids(live: LiveServer) -> list[int]:
     return [live.pid, *(int(p) for p in workers.stdout.split())]
 
 
-def wrk(url: str, concurrency: int, seconds: float, body: str = "") -> Result:
+def wrk(
+    url: str, concurrency: int, seconds: float, endpoint: Endpoint, auth: str, codes: Path | None
+) -> Result:
+    threads = min(concurrency, WRK_THREADS)
+    env = {
+        **os.environ,
+        "BENCH_METHOD": endpoint.method,
+        "BENCH_BODY": endpoint.body,
+        "BENCH_AUTH": auth if endpoint.signed_in else "",
+        "BENCH_CODES": str(codes) if endpoint.login and codes else "",
+        "BENCH_THREADS": str(threads),
+    }
     done = subprocess.run(
         [
             "wrk",
-            f"-t{min(concurrency, 2)}",
+            f"-t{threads}",
             f"-c{concurrency}",
             f"-d{seconds:.0f}s",
             "--timeout",
             "5s",
             "-s",
             str(LUA),
-            url,
+            url + endpoint.path,
         ],
-        env={**os.environ, "BENCH_BODY": body},
+        env=env,
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -127,7 +209,7 @@ def wrk(url: str, concurrency: int, seconds: float, body: str = "") -> Result:
     data = json.loads(line.removeprefix("BENCH_JSON "))
     errors = sum(data[k] for k in ("connect", "read", "write", "status", "timeout"))
     return Result(
-        "",
+        endpoint.name,
         concurrency,
         data["requests"] / (data["duration_us"] / 1e6),
         data["p50_us"] / 1000,
@@ -152,6 +234,57 @@ def measured(live: LiveServer, run: Callable[[], Result]) -> Result:
     return result
 
 
+class QuestionCounter:
+    """Statements the server received, from its `Questions` status, on one connection of ours.
+
+    Reading the counter is itself a statement; `overhead` (measured with
+    nothing in between) is subtracted. The server must have no other clients
+    while it counts: the throwaway mariadbd the harness starts has none.
+    """
+
+    def __init__(self, server: MySQLServer, database: str) -> None:
+        self._conn = server.connect(database=database)
+        first = self.read()
+        self.overhead = self.read() - first
+
+    def read(self) -> int:
+        with self._conn.cursor() as cursor:
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
+            return int(cursor.fetchone()[1])
+
+    def per_request(self, send: Callable[[], int], requests_: int) -> float:
+        before = self.read()
+        for _ in range(requests_):
+            status = send()
+            if status != 200:
+                raise SystemExit(f"bench: round-trip count got HTTP {status}")
+        return (self.read() - before - self.overhead) / requests_
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def mint_codes(wechat: FakeWeChat, count: int) -> Iterator[str]:
+    """Login codes for new users, as wx.login() would hand them out: one per login."""
+    for _ in range(count):
+        yield wechat.login_code()
+
+
+def sign_in(base: str, wechat: FakeWeChat) -> str:
+    response = requests.post(
+        f"{base}/api/login", json={"code": wechat.login_code()}, timeout=10
+    ).json()
+    assert response["code"] == 1, response
+    return f"Bearer {response['data']['token']}"
+
+
+def startup_seconds(env: dict[str, str], workers: int) -> float:
+    """From starting gunicorn to the first 200 on /api/count (migrations already applied)."""
+    began = time.monotonic()
+    with LiveServer(env, workers=workers, ready_path="/api/count", poll_interval=0.01):
+        return time.monotonic() - began
+
+
 def fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
@@ -161,61 +294,88 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
-    parser.add_argument("--concurrency", default="1,8,32", help="comma-separated levels")
+    parser.add_argument("--concurrency", type=int, default=32, help="wrk's connections")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
     args = parser.parse_args()
-    levels = [int(c) for c in args.concurrency.split(",")]
+    c = args.concurrency
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is not installed (Debian: apt-get install wrk)")
 
     provider = choose_provider(os.environ)
     server = provider.start()
-    print(
-        f"mysql: {provider.name} ({server.description}), {server.execute('SELECT VERSION()')[0][0]}"
-    )
+    version = server.execute("SELECT VERSION()")[0][0]
+    print(f"mysql: {provider.name} ({server.description}), {version}", flush=True)
     rows: list[Result] = []
-    try:
-        with server.scratch_database() as name:
-            env = {
-                "DATABASE_URL": server.url(name),
-                "AUTO_MIGRATE": "true",
-                "GUNICORN_LOG_LEVEL": "warning",
-                "TOKEN_SECRET": os.urandom(32).hex(),
-            }
-            with LiveServer(env, workers=args.workers) as live:
-                count_url = f"{live.url}/api/count"
-                concurrent_incs(live.url, total=1, clients=1)  # the counter row exists
+    with tempfile.TemporaryDirectory() as scratch, FakeWeChat() as wechat:
+        codes = Path(scratch) / "codes.txt"
+        try:
+            with server.scratch_database() as name:
+                env = {
+                    "DATABASE_URL": server.url(name),
+                    "AUTO_MIGRATE": "true",
+                    "GUNICORN_LOG_LEVEL": "warning",
+                    "TOKEN_SECRET": os.urandom(32).hex(),
+                    "WX_API_BASE": wechat.base_url,
+                    "WX_APPID": wechat.appid,
+                    "WX_SECRET": wechat.secret,
+                    # One client address logs everyone in here; the limits have tests of their own.
+                    "LOGIN_LIMIT_PER_ADDRESS": "100000000",
+                    "LOGIN_LIMIT_PER_OPENID": "100000000",
+                }
+                with LiveServer(env, workers=args.workers, command=FLOOR_COMMAND) as floor:
+                    floor_row = measured(
+                        floor,
+                        lambda: wrk(
+                            floor.url, c, args.duration, Endpoint("floor", "GET", "/"), "", None
+                        ),
+                    )
+                    floor_row.name = "floor (bench/floor.py)"
+                rows.append(floor_row)
 
-                yardsticks: dict[tuple[str, int], float] = {}
-                for c in levels:
-                    yardsticks[("select", c)] = yardstick(
-                        server, name, "SELECT count FROM Counters WHERE id = 1", c, args.duration
-                    )
-                    yardsticks[("update", c)] = yardstick(
-                        server,
-                        name,
-                        "UPDATE Counters SET count = count + 1 WHERE id = 1",
-                        c,
-                        args.duration,
-                    )
-                for c in levels:
-                    get = measured(live, lambda c=c: wrk(count_url, c, args.duration))
-                    get.name = "GET /api/count"
-                    inc = measured(
-                        live,
-                        lambda c=c: wrk(count_url, c, args.duration, body='{"action": "inc"}'),
-                    )
-                    inc.name = "POST inc"
-                    rows += [get, inc]
+                with LiveServer(env, workers=args.workers) as live:
+                    concurrent_incs(live.url, total=1, clients=1)  # the counter row exists
+                    auth = sign_in(live.url, wechat)
+                    yardsticks = {
+                        "SELECT": yardstick(
+                            server, name, "SELECT count FROM Counters WHERE id = 1", c, 5
+                        ),
+                        "UPDATE": yardstick(
+                            server,
+                            name,
+                            "UPDATE Counters SET count = count + 1 WHERE id = 1",
+                            c,
+                            5,
+                        ),
+                    }
+                    # More codes than the fastest login rate could use in one run.
+                    codes.write_text("\n".join(mint_codes(wechat, int(3000 * args.duration))))
+                    counter = QuestionCounter(server, name)
+                    session = requests.Session()
+                    for endpoint in ENDPOINTS:
+                        row = measured(
+                            live,
+                            lambda e=endpoint: wrk(live.url, c, args.duration, e, auth, codes),
+                        )
 
-                # wrk stops with requests still queued in the server: let them land
-                # before counting, so that they are not mistaken for lost updates.
-                time.sleep(2)
-                start = requests.get(count_url, timeout=5).json()["data"]
-                values = concurrent_incs(live.url, total=2000, clients=32)
-                final = requests.get(count_url, timeout=5).json()["data"]
-    finally:
-        provider.stop()
+                        def send(e: Endpoint = endpoint) -> int:
+                            return e.request(session, live.url, auth, wechat.login_code())
+
+                        for _ in range(20):  # warm: every pooled connection open
+                            send()
+                        row.round_trips = counter.per_request(send, ROUND_TRIP_REQUESTS)
+                        rows.append(row)
+                    counter.close()
+
+                    # wrk stops with requests still queued in the server: let them land
+                    # before counting, so that they are not mistaken for lost updates.
+                    time.sleep(2)
+                    count_url = f"{live.url}/api/count"
+                    start = requests.get(count_url, timeout=5).json()["data"]
+                    values = concurrent_incs(live.url, total=2000, clients=32)
+                    final = requests.get(count_url, timeout=5).json()["data"]
+                startups = [startup_seconds(env, args.workers) for _ in range(3)]
+        finally:
+            provider.stop()
 
     print()
     print(
@@ -223,39 +383,46 @@ def main() -> int:
     )
     print(
         f"server: gunicorn, gunicorn.conf.py, {args.workers} workers; "
-        f"load: wrk, {args.duration:.0f} s each"
+        f"load: wrk -t{min(c, WRK_THREADS)} -c{c}, {args.duration:.0f} s each; "
+        f"round trips: {ROUND_TRIP_REQUESTS} requests one at a time"
+    )
+    print(
+        f"raw PyMySQL at concurrency {c}, 5 s each: "
+        f"SELECT {yardsticks['SELECT']:,.0f}/s, UPDATE {yardsticks['UPDATE']:,.0f}/s"
     )
     print()
     header = (
-        f"{'measurement':<16}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
-        f"{'p99 ms':>9}{'errors':>8}{'of yardstick':>15}"
+        f"{'endpoint':<24}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+        f"{'CPU ms':>8}{'x floor':>9}{'db ms':>7}{'trips':>7}  target"
     )
     print(header)
     print("-" * len(header))
-    for c in levels:
-        for kind, label in (("select", "SELECT (raw)"), ("update", "UPDATE (raw)")):
-            print(f"{label:<16}{c:>5}{yardsticks[(kind, c)]:>10,.0f}")
+    floor_ms = floor_row.cpu_ms()
+    met = True
+    endpoints = {e.name: e for e in ENDPOINTS}
     for row in rows:
-        kind = "select" if row.name.startswith("GET") else "update"
-        ratio = row.rate / yardsticks[(kind, row.concurrency)]
+        ratio = row.cpu_ms() / floor_ms if floor_ms else None
+        endpoint = endpoints.get(row.name)
+        verdicts = []
+        if endpoint is not None:
+            if endpoint.cpu_target is not None:
+                ok = ratio is not None and ratio <= endpoint.cpu_target
+                met &= ok
+                verdicts.append(f"<={endpoint.cpu_target}x {'ok' if ok else 'MISSED'}")
+            if endpoint.trips_target is not None:
+                ok = row.round_trips is not None and row.round_trips <= endpoint.trips_target
+                met &= ok
+                verdicts.append(f"<={endpoint.trips_target} trips {'ok' if ok else 'MISSED'}")
         print(
-            f"{row.name:<16}{row.concurrency:>5}{row.rate:>10,.0f}{fmt(row.p50_ms):>9}"
-            f"{fmt(row.p95_ms):>9}{fmt(row.p99_ms):>9}{row.errors:>8}{ratio:>14.0%}"
+            f"{row.name:<24}{row.rate:>8,.0f}{fmt(row.p50_ms):>8}{fmt(row.p99_ms):>8}"
+            f"{row.errors:>7}{row.cpu_ms():>8.3f}{fmt(ratio, 2):>9}{row.cpu_ms('db'):>7.3f}"
+            f"{fmt(row.round_trips, 2):>7}  {', '.join(verdicts)}"
         )
     print()
-    print("CPU per request (ms), by process: the machine's 2 cores are shared by all three")
-    print(
-        f"{'measurement':<16}{'conc':>5}{'app':>8}{'db':>8}{'wrk':>8}{'total':>8}{'cores busy':>12}"
-    )
-    for row in rows:
-        assert row.cpu is not None
-        per = {k: 1000 * v / max(row.requests, 1) for k, v in row.cpu.items()}
-        busy = sum(row.cpu.values()) / args.duration
-        print(
-            f"{row.name:<16}{row.concurrency:>5}{per['app']:>8.3f}{per['db']:>8.3f}"
-            f"{per['wrk']:>8.3f}{sum(per.values()):>8.3f}{busy:>12.2f}"
-        )
-    print()
+    for row in rows[1:]:
+        if row.name.startswith("GET") and (row.p99_ms or 0) >= 50:
+            met = False
+            print(f"p99 of {row.name} is {row.p99_ms:.1f} ms: the target for reads is < 50 ms")
     lost = start + 2000 - final
     exact = sorted(values) == list(range(start + 1, start + 2001))
     print(
@@ -263,6 +430,13 @@ def main() -> int:
         f"{len(set(values))} distinct values returned, {lost} lost, "
         f"values exactly {start + 1}..{start + 2000}: {'yes' if exact else 'NO'}"
     )
+    print(
+        "startup (gunicorn started -> first 200 on /api/count, migrations applied): "
+        + ", ".join(f"{s:.2f} s" for s in startups)
+        + f" (median {statistics.median(startups):.2f} s, target <= 1.5 s)"
+    )
+    met &= statistics.median(startups) <= 1.5
+    print(f"targets: {'all met' if met else 'NOT all met'}")
     return 0 if lost == 0 and exact else 1
 
 

@@ -38,7 +38,10 @@ class LiveServer:
         workers: int = 2,
         startup_timeout: float | None = None,
         command: list[str] | None = None,
+        ready_path: str = "/healthz",
+        poll_interval: float = 0.1,
     ) -> None:
+        """`ready_path` answers 200 when the server counts as started, polled every `poll_interval`."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -53,6 +56,8 @@ class LiveServer:
             "WEB_CONCURRENCY": str(workers),
         }
         self._command = command
+        self.ready_path = ready_path
+        self.poll_interval = poll_interval
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._final_output = ""
@@ -85,13 +90,13 @@ class LiveServer:
                     f"gunicorn exited with {self._process.returncode}:\n{self.output()}"
                 )
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}{self.ready_path}", timeout=1).status_code == 200:
                     return
             except requests.RequestException:
                 pass
-            time.sleep(0.1)
+            time.sleep(self.poll_interval)
         raise ServerFailedToStart(
-            f"gunicorn did not answer /healthz within {self.startup_timeout:.0f} s "
+            f"gunicorn did not answer {self.ready_path} within {self.startup_timeout:.0f} s "
             f"(STARTUP_TIMEOUT):\n{self.output()}"
         )
 
