@@ -17,7 +17,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import g, request
 
-from service import config, sessions, users
+from service import config, sessions, statements, users
 from service.errors import TOKEN_INVALID, TOKEN_MISSING, USER_DISABLED, ApiError
 from service.models import AuthSession, Status, User
 from service.tokens import decode_access_token
@@ -60,6 +60,22 @@ def cloud_openid() -> str | None:
     return None
 
 
+#: What a signed-in request needs of its session, and the whole user, in one query.
+_SESSION_FIELDS = (AuthSession.id, AuthSession.revoked_at)
+_USER_FIELDS = statements.columns(User)
+_SIGNED_IN = statements.Statement(
+    lambda: (
+        AuthSession.select(*_SESSION_FIELDS, *_USER_FIELDS)
+        .join(User)
+        .where(
+            AuthSession.key == statements.slot("key", AuthSession.key),
+            AuthSession.user == statements.slot("user_id", AuthSession.user),
+        )
+        .limit(1)
+    )
+)
+
+
 def _from_token(header: str) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -69,17 +85,18 @@ def _from_token(header: str) -> User:
         user_id = int(claims["sub"])
     except (TypeError, ValueError):
         raise ApiError(TOKEN_INVALID) from None
-    session = (
-        AuthSession.select(AuthSession, User)
-        .join(User)
-        .where(AuthSession.key == str(claims.get("sid", "")), AuthSession.user == user_id)
-        .first()
-    )
+    rows = _SIGNED_IN.execute(key=str(claims.get("sid", "")), user_id=user_id).fetchall()
     # No row: the user was deleted (its sessions went with it) or the claim is forged.
-    if session is None or session.revoked_at is not None:
+    if not rows:
         raise ApiError(TOKEN_INVALID)
+    split = len(_SESSION_FIELDS)
+    session = statements.instance(AuthSession, _SESSION_FIELDS, rows[0][:split])
+    if session.revoked_at is not None:
+        raise ApiError(TOKEN_INVALID)
+    user = statements.instance(User, _USER_FIELDS, rows[0][split:])
+    session.__data__["user"] = user.id
+    session.__rel__["user"] = user
     g.session = session
-    user: User = session.user
     return user
 
 

@@ -16,6 +16,7 @@ from service.errors import (
 )
 from service.models import Counter, utcnow
 from service.payload import json_object
+from service.statements import Statement, slot
 
 COUNTER_ID = 1
 #: The column is MySQL's INT: one more would be an out-of-range error (1264).
@@ -24,9 +25,31 @@ MAX_COUNT = 2**31 - 1
 bp = Blueprint("counter", __name__, url_prefix="/api")
 
 
+_CURRENT = Statement(lambda: Counter.select(Counter.count).where(Counter.id == COUNTER_ID).limit(1))
+# A row at the maximum matches nothing, like a missing row: `increment` tells them apart.
+_BELOW_MAXIMUM = (Counter.id == COUNTER_ID) & (Counter.count < MAX_COUNT)
+_INCREMENT_MYSQL = Statement(
+    lambda: Counter.update(
+        {
+            Counter.count: pw.fn.LAST_INSERT_ID(Counter.count + 1),
+            Counter.updated_at: slot("now", Counter.updated_at),
+        }
+    ).where(_BELOW_MAXIMUM)
+)
+_INCREMENT_RETURNING = Statement(
+    lambda: (
+        Counter.update(
+            {Counter.count: Counter.count + 1, Counter.updated_at: slot("now", Counter.updated_at)}
+        )
+        .where(_BELOW_MAXIMUM)
+        .returning(Counter.count)
+    )
+)
+
+
 def current() -> int:
-    row = Counter.select(Counter.count).where(Counter.id == COUNTER_ID).first()
-    return int(row.count) if row else 0
+    rows = _CURRENT.execute().fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def _increment_once() -> int | None:
@@ -38,16 +61,12 @@ def _increment_once() -> int | None:
     reports it with the statement's result; SQLite has `RETURNING`. Both are
     one round trip in autocommit, with no transaction held open in Python.
     """
-    bump: dict[pw.Field, object] = {Counter.updated_at: utcnow()}
-    # A row at the maximum matches nothing, like a missing row: `increment` tells them apart.
-    where = (Counter.id == COUNTER_ID) & (Counter.count < MAX_COUNT)
     if db.is_mysql():
-        bump[Counter.count] = pw.fn.LAST_INSERT_ID(Counter.count + 1)
-        cursor = db.database.execute(Counter.update(bump).where(where))
+        cursor = _INCREMENT_MYSQL.execute(now=utcnow())
         return int(cursor.lastrowid) if cursor.rowcount else None
-    bump[Counter.count] = Counter.count + 1
-    rows = list(Counter.update(bump).where(where).returning(Counter.count).execute())
-    return int(rows[0].count) if rows else None
+    # Every row read, so that SQLite finishes the statement (and its transaction) here.
+    rows = _INCREMENT_RETURNING.execute(now=utcnow()).fetchall()
+    return int(rows[0][0]) if rows else None
 
 
 def increment() -> int:

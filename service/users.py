@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import peewee as pw
 
-from service.db import database
 from service.models import User, VerificationStatus, utcnow
 
 
@@ -16,9 +15,11 @@ def find_or_create(openid: str, unionid: str | None = None) -> tuple[User, bool]
     """
     user = User.get_or_none(User.openid == openid)
     if user is None:
+        # One INSERT, atomic by itself: no transaction around it (that would be
+        # BEGIN and COMMIT, two more round trips). A losing insert changes nothing
+        # and leaves any enclosing transaction usable, on MySQL and SQLite alike.
         try:
-            with database.atomic():
-                return User.create(openid=openid, unionid=unionid), True
+            return User.create(openid=openid, unionid=unionid), True
         except pw.IntegrityError:
             user = User.get(User.openid == openid)
     if unionid and user.unionid != unionid:
