@@ -22,6 +22,8 @@ keepalive = 5
 control_socket_disable = True
 # Requests are logged by the app itself, as JSON with their request id.
 accesslog = None
+# ...and gunicorn builds none of its own: it would, for a logger nobody listens to.
+logger_class = "service.gunicorn_logging.AppLogsRequests"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # gunicorn's own lines (start, workers, signals) in the app's JSON format, on stdout.

@@ -60,12 +60,13 @@ def cloud_openid() -> str | None:
     return None
 
 
-#: What a signed-in request needs of its session, and the whole user, in one query.
+#: What a signed-in request needs of its session, and the whole user, in one query
+#: and one column (statements.packed).
 _SESSION_FIELDS = (AuthSession.id, AuthSession.revoked_at)
 _USER_FIELDS = statements.columns(User)
 _SIGNED_IN = statements.Statement(
     lambda: (
-        AuthSession.select(*_SESSION_FIELDS, *_USER_FIELDS)
+        AuthSession.select(statements.packed([*_SESSION_FIELDS, *_USER_FIELDS]))
         .join(User)
         .where(
             AuthSession.key == statements.slot("key", AuthSession.key),
@@ -89,11 +90,12 @@ def _from_token(header: str) -> User:
     # No row: the user was deleted (its sessions went with it) or the claim is forged.
     if not rows:
         raise ApiError(TOKEN_INVALID)
+    values = statements.unpacked(rows[0][0])
     split = len(_SESSION_FIELDS)
-    session = statements.instance(AuthSession, _SESSION_FIELDS, rows[0][:split])
+    session = statements.instance(AuthSession, _SESSION_FIELDS, values[:split])
     if session.revoked_at is not None:
         raise ApiError(TOKEN_INVALID)
-    user = statements.instance(User, _USER_FIELDS, rows[0][split:])
+    user = statements.instance(User, _USER_FIELDS, values[split:])
     session.__data__["user"] = user.id
     session.__rel__["user"] = user
     g.session = session

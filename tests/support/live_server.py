@@ -41,7 +41,7 @@ class LiveServer:
         ready_path: str = "/healthz",
         poll_interval: float = 0.1,
     ) -> None:
-        """`ready_path` answers 200 when the server counts as started, polled every `poll_interval`."""
+        """`ready_path` answers 200 once the server has started; asked every `poll_interval`."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -13,7 +14,7 @@ from flask.testing import FlaskClient
 from service import create_app, db, migrations, ratelimit
 from service.config import Config
 from service.errors import ApiError
-from service.models import User
+from service.models import RateLimit, User, utcnow
 from service.ratelimit import Limit
 from tests.support.fake_wechat import FakeWeChat
 
@@ -125,3 +126,32 @@ def test_concurrent_attempts_never_exceed_the_limit(
     finally:
         db.dispose()
     assert allowed == 10
+
+
+def test_expired_windows_are_purged_once_per_interval_per_process(
+    app: Flask, frozen_clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first attempt in a process deletes expired windows; the next purge waits PURGE_EVERY."""
+    monkeypatch.setattr(ratelimit, "_next_purge", 0.0)
+    limit = Limit("purge", 1000, 60)
+
+    def expired_row(name: str) -> None:
+        RateLimit.create(bucket=name, hits=1, expires_at=utcnow() - timedelta(days=1))
+
+    def buckets() -> set[str]:
+        return {row.bucket for row in RateLimit.select(RateLimit.bucket)}
+
+    expired_row("old-1")
+    ratelimit.hit(limit, "k")
+    assert "old-1" not in buckets()
+
+    expired_row("old-2")
+    frozen_clock[0] += ratelimit.PURGE_EVERY - 1
+    ratelimit.hit(limit, "k")
+    assert "old-2" in buckets()  # not yet: the last purge was under PURGE_EVERY ago
+
+    frozen_clock[0] += 1
+    ratelimit.hit(limit, "k")
+    remaining = buckets()
+    assert "old-2" not in remaining
+    assert any(name.startswith("purge:") for name in remaining)  # live windows stay

@@ -7,6 +7,8 @@ tests/integration/test_hostile_clients.py.
 from __future__ import annotations
 
 import json
+import runpy
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +86,22 @@ def test_gunicorn_errors_become_the_envelope(status: int, reason: str, error: st
     envelope = json.loads(body)
     assert (envelope["code"], envelope["error"], envelope["data"]) == (0, error, {})
     assert envelope["msg"]
+
+
+def test_gunicorn_builds_no_access_line_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gunicorn.conf.py's logger class: the app logs each request; gunicorn must not format one."""
+    from gunicorn.config import Config as GunicornConfig
+
+    from service.gunicorn_logging import AppLogsRequests
+
+    settings = runpy.run_path(str(Path(__file__).parents[2] / "gunicorn.conf.py"))
+    assert settings["logger_class"] == "service.gunicorn_logging.AppLogsRequests"
+    cfg = GunicornConfig()
+    cfg.set("logconfig_dict", settings["logconfig_dict"])
+    logger = AppLogsRequests(cfg)
+
+    def atoms(*args: object) -> dict[str, str]:
+        raise AssertionError("gunicorn formatted an access line")
+
+    monkeypatch.setattr(logger, "atoms", atoms)
+    logger.access(object(), object(), {}, 0.001)

@@ -1,0 +1,60 @@
+"""The verified-token memo in service.tokens answers exactly as a fresh check would."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from service import tokens
+from service.errors import ApiError
+
+SECRET = "memo-test-secret-" + "9f8e7d6c5b4a" * 4
+OTHER_SECRET = "memo-other-secret-" + "0a1b2c3d4e5f" * 4
+
+
+def issue(ttl: int = 60, secret: str = SECRET) -> str:
+    return tokens.issue_access_token(
+        secret, user_id=7, openid="oMemo", role=1, session_key="s" * 32, ttl=ttl
+    )
+
+
+def error_key(secret: str, token: str) -> str:
+    with pytest.raises(ApiError) as raised:
+        tokens.decode_access_token(secret, token)
+    return raised.value.kind.key
+
+
+def test_a_remembered_token_still_expires_at_its_exp(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = issue(ttl=30)
+    assert tokens.decode_access_token(SECRET, token)["sub"] == "7"
+    assert (SECRET, token) in tokens._VERIFIED
+    later = time.time() + 31
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert error_key(SECRET, token) == "token_expired"
+    assert (SECRET, token) not in tokens._VERIFIED
+
+
+def test_a_token_remembered_under_one_secret_is_invalid_under_another() -> None:
+    token = issue()
+    tokens.decode_access_token(SECRET, token)
+    assert error_key(OTHER_SECRET, token) == "token_invalid"
+
+
+def test_refused_tokens_are_never_remembered() -> None:
+    forged = issue(secret=OTHER_SECRET)
+    assert error_key(SECRET, forged) == "token_invalid"
+    assert error_key(SECRET, forged) == "token_invalid"
+    assert (SECRET, forged) not in tokens._VERIFIED
+
+
+def test_callers_get_a_copy_and_the_memo_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tokens, "_VERIFIED_MAX", 5)
+    first = issue()
+    claims = tokens.decode_access_token(SECRET, first)
+    claims["sub"] = "999"
+    assert tokens.decode_access_token(SECRET, first)["sub"] == "7"
+    for n in range(10):
+        tokens.decode_access_token(SECRET, issue(ttl=60 + n))
+    assert len(tokens._VERIFIED) == 5
+    assert (SECRET, first) not in tokens._VERIFIED  # the oldest went first
