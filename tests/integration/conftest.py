@@ -1,8 +1,9 @@
 """The integration suite: a real MySQL for every test, and the service under gunicorn.
 
 The MySQL comes from `tests/support/mysql.py` (MYSQL_ADDRESS, then Docker,
-then a local mariadbd/mysqld). The suite works only in databases it creates,
-named `it_<random>`, and drops them when it ends.
+then a local mariadbd/mysqld), through the fixtures in tests/conftest.py. The
+suite works only in databases it creates, named `it_<random>`, and drops them
+when it ends.
 """
 
 from __future__ import annotations
@@ -25,78 +26,11 @@ from tests.support.contract import Contract
 from tests.support.envfiles import load_mode
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.live_server import LiveServer
-from tests.support.mysql import MySQLServer, NoMySQLAvailable, Provider, choose_provider
+from tests.support.mysql import MySQLServer
+from tests.support.reporting import say
 
 load_mode("integration")
 log = logging.getLogger(__name__)
-
-
-_PROVIDER_LINE = pytest.StashKey[str]()
-
-
-def _say(config: pytest.Config, line: str) -> None:
-    """Print past pytest's capture, now and again in the summary, so CI's log names it."""
-    log.info(line)
-    config.stash[_PROVIDER_LINE] = line
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None and capture is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
-
-
-def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
-) -> None:
-    line = config.stash.get(_PROVIDER_LINE, None)
-    if line:
-        terminalreporter.write_line(line)
-
-
-@pytest.fixture(scope="session")
-def mysql_provider(request: pytest.FixtureRequest) -> Iterator[Provider]:
-    try:
-        provider = choose_provider(os.environ)
-        provider.server = provider.start()  # type: ignore[attr-defined]
-    except NoMySQLAvailable as error:
-        pytest.exit(f"integration: {error}", returncode=1)
-    server: MySQLServer = provider.server  # type: ignore[attr-defined]
-    _say(
-        request.config,
-        f"mysql provider: {provider.name} ({server.description}) at {server.host}:{server.port}, "
-        f"server {server.execute('SELECT VERSION()')[0][0]}",
-    )
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture(scope="session")
-def mysql_server(mysql_provider: Provider) -> MySQLServer:
-    server: MySQLServer = mysql_provider.server  # type: ignore[attr-defined]
-    return server
-
-
-@pytest.fixture(scope="session")
-def run_database(mysql_server: MySQLServer) -> Iterator[str]:
-    """This run's own database; nothing else on the server is touched."""
-    with mysql_server.scratch_database() as name:
-        yield name
-
-
-@pytest.fixture
-def database_url(mysql_server: MySQLServer, run_database: str) -> str:
-    """The run's database, emptied for each test: every test starts from no tables."""
-    mysql_server.drop_database(run_database)
-    mysql_server.execute(
-        f"CREATE DATABASE `{run_database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    )
-    return mysql_server.url(run_database)
-
-
-@pytest.fixture
-def file_database_url(database_url: str) -> str:
-    """MySQL is shared between processes anyway."""
-    return database_url
 
 
 _SERVICE_URLS: set[str] = set()
@@ -107,7 +41,7 @@ def contract(request: pytest.FixtureRequest) -> Iterator[Contract]:
     """Every response from a service under test must match openapi.yaml."""
     with Contract().watching(lambda url: any(url.startswith(u) for u in _SERVICE_URLS)) as c:
         yield c
-    _say(
+    say(
         request.config,
         f"openapi contract: {c.checked} responses checked, {c.skipped} off-spec paths",
     )

@@ -15,9 +15,9 @@ from pathlib import Path
 import requests
 
 from service import migrations
+from tests.support.deploy import dockerfile
 from tests.support.live_server import PROJECT_ROOT, LiveServer
 from tests.support.mysql import MySQLServer
-from tests.unit.test_deploy_files import dockerfile
 
 
 def test_image_command_migrates_then_serves_ready(mysql_server: MySQLServer) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support.bodies import BAD_BODIES, RAW_BODIES
 from tests.support.live_server import LiveServer
 from tests.support.load import concurrent_incs
-from tests.unit.test_counter_api import BAD_BODIES, RAW_BODIES
 
 
 def get_count(server: LiveServer) -> int:

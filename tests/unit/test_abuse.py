@@ -20,6 +20,8 @@ from service.openapi import document
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 ERROR_KEYS = set(document()["components"]["schemas"]["ErrorKey"]["enum"])
 
 

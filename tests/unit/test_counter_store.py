@@ -12,6 +12,8 @@ from service import counter, create_app, db, migrations
 from service.config import Config
 from service.models import Counter
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 
 def test_current_is_zero_without_a_row(app: Flask) -> None:
     assert Counter.select().count() == 0

@@ -11,6 +11,8 @@ from service import create_app, db
 from service.config import Config
 from service.db import driver_error
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 
 @pytest.fixture
 def unmigrated(config: Config) -> Iterator[Flask]:

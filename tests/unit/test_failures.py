@@ -13,6 +13,8 @@ from service import counter, create_app, db
 from service.config import Config
 from tests.support.net import free_port
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 
 def _crash() -> int:
     raise RuntimeError("secret internal detail: password=hunter2")
@@ -49,8 +51,13 @@ def test_index_crash_is_a_500_page_not_an_envelope(
 
 @pytest.fixture
 def unreachable_app() -> Flask:
-    """MySQL on a loopback port where nothing listens: connections are refused at once."""
-    config = Config(mysql_address=f"127.0.0.1:{free_port()}", mysql_connect_timeout=1)
+    """MySQL on a loopback port where nothing listens: connections are refused at once.
+
+    Not retried (MYSQL_WAKE_TIMEOUT=0): waiting out a waking server has tests of its own.
+    """
+    config = Config(
+        mysql_address=f"127.0.0.1:{free_port()}", mysql_connect_timeout=1, mysql_wake_timeout=0
+    )
     app = create_app(config)
     yield app
     db.dispose()

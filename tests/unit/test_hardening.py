@@ -23,6 +23,8 @@ from tests.conftest import TEST_TOKEN_SECRET
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 
 def rows() -> dict[str, int]:
     return {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
+
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
 
 def test_index_shows_the_current_count(client: FlaskClient) -> None:

@@ -16,6 +16,8 @@ from tests.conftest import TEST_TOKEN_SECRET
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 
 def claims_of(token: str) -> dict[str, Any]:
     return dict(jwt.decode(token, options={"verify_signature": False}))

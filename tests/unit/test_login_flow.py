@@ -16,6 +16,8 @@ from service.models import AuthSession, RefreshToken, Status, User, utcnow
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 
 def profile(client: FlaskClient, token: str) -> tuple[int, dict[str, object]]:
     response = client.get("/api/user/profile", headers=bearer(token))

@@ -20,6 +20,8 @@ from service import db, migrations
 from service.models import MODELS
 from tests.support.live_server import PROJECT_ROOT
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 MIGRATION_NAMES = sorted(p.stem for p in migrations.MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.py"))
 
 

@@ -24,6 +24,8 @@ from service.models import PushMessage
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 FROM_WECHAT = {"X-WX-SOURCE": "wx_push"}
 
 

@@ -18,6 +18,8 @@ from service.models import RateLimit, User, utcnow
 from service.ratelimit import Limit
 from tests.support.fake_wechat import FakeWeChat
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 
 @pytest.fixture
 def limited(config: Config) -> Iterator[Flask]:

@@ -12,6 +12,8 @@ from service.config import Config
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 
 def test_full_login_flow_logs_no_secret(
     client: FlaskClient,

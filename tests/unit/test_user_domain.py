@@ -13,6 +13,8 @@ from service.models import User
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
 
 class Person:
     """A signed-in user of the test client."""

@@ -1,3 +1,0 @@
-"""The database-state tests, rerun with MySQL behind the app."""
-
-from tests.unit.test_database_states import *  # noqa: F403
