@@ -285,10 +285,6 @@ def startup_seconds(env: dict[str, str], workers: int) -> float:
         return time.monotonic() - began
 
 
-def fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -18,7 +18,6 @@ for its 18 columns, 93 µs as one).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -47,25 +46,22 @@ def slot(name: str, field: pw.Field | None = None) -> pw.Node:
 class Statement:
     """One statement: `build()` makes the peewee query; its SQL is compiled per database.
 
-    Keyed by the database object, so a process that switches databases (the
-    tests do) never runs SQL compiled for another dialect.
+    The SQL is kept with the database object it was compiled for, and compiled
+    again when the process's database is another (the tests switch), so it is
+    never run against another dialect.
     """
 
     def __init__(self, build: Callable[[], pw.Query]) -> None:
         self._build = build
-        self._compiled: dict[int, tuple[pw.Database, str, list[Any]]] = {}
-        self._lock = threading.Lock()
+        self._compiled: tuple[pw.Database | None, str, list[Any]] = (None, "", [])
 
     def _sql(self) -> tuple[str, list[Any]]:
         real = db.database.obj
-        entry = self._compiled.get(id(real))
-        if entry is None or entry[0] is not real:
-            with self._lock:
-                query = self._build()
-                sql, params = query.sql()
-                entry = (real, sql, params)
-                self._compiled[id(real)] = entry
-        return entry[1], entry[2]
+        compiled_for, sql, params = self._compiled  # replaced whole: threads never see half
+        if compiled_for is not real:
+            sql, params = self._build().sql()
+            self._compiled = (real, sql, params)
+        return sql, params
 
     def execute(self, **values: Any) -> Any:
         """The driver's cursor, after running the statement with `values` in its slots."""

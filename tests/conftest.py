@@ -54,6 +54,11 @@ def in_integration_suite(item: pytest.Item | pytest.FixtureRequest) -> bool:
     return "integration" in path.parts
 
 
+def uses_mysql(request: pytest.FixtureRequest) -> bool:
+    """The integration suite always, and the unit suite when run with `--db=mysql`."""
+    return on_mysql(request.config) or in_integration_suite(request)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`--db=mysql` keeps the integration suite and the `both_databases` modules only.
 
@@ -125,7 +130,7 @@ def mysql_database_url(mysql_server: MySQLServer, run_database: str) -> str:
 
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest) -> str:
-    if on_mysql(request.config) or in_integration_suite(request):
+    if uses_mysql(request):
         url: str = request.getfixturevalue("mysql_database_url")
         return url
     return "sqlite:///:memory:"
@@ -134,7 +139,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def file_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database that several processes or threads can share at once (MySQL is, anyway)."""
-    if on_mysql(request.config) or in_integration_suite(request):
+    if uses_mysql(request):
         url: str = request.getfixturevalue("database_url")
         return url
     return f"sqlite:///{tmp_path / 'shared.sqlite3'}"

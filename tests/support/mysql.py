@@ -94,7 +94,7 @@ class MySQLServer:
         self.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
     def snapshot(self, database: str) -> Snapshot:
-        """Every table's DDL and every row of the small tables named, to rebuild `database`."""
+        """Every table's DDL, and the rows of each table that has any, to rebuild `database`."""
         with closing(self.connect(database=database)) as conn, conn.cursor() as cursor:
             cursor.execute("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'")
             tables = [row[0] for row in cursor.fetchall()]
