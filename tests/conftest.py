@@ -13,7 +13,9 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -21,6 +23,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from service import create_app, db, migrations
 from service.config import Config
+from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.mysql import (
     MySQLServer,
@@ -205,31 +208,57 @@ def migrated_mysql(mysql_server: MySQLServer) -> Snapshot:
         return mysql_server.snapshot(name)
 
 
-@pytest.fixture
-def app(config: Config, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    """The app, on a database whose tables are the migrations' (copied from one migrated run)."""
-    # The templates are made first: making one builds an app, which points
-    # the process's database proxy at the template while it does.
-    url = config.database_url or ""
-    sqlite_template: sqlite3.Connection | None = None
-    mysql_template: Snapshot | None = None
-    if url == "sqlite:///:memory:":
-        sqlite_template = request.getfixturevalue("migrated_sqlite")
-    elif url.startswith("mysql://"):
-        mysql_template = request.getfixturevalue("migrated_mysql")
-    app = create_app(config)
+#: What a test's tables are copied from: SQLite's migrated template, or MySQL's snapshot.
+Template = sqlite3.Connection | Snapshot | None
+
+
+def _give_tables(request: pytest.FixtureRequest, template: Template) -> None:
+    """The migrations' tables in the app's database: copied from the run's template where
+    the database is this test's own and empty, else made by running the migrations."""
     real = db.database.obj
-    if sqlite_template is not None and isinstance(real, db.InMemorySqliteDatabase):
+    if isinstance(template, sqlite3.Connection) and isinstance(real, db.InMemorySqliteDatabase):
         with closing(sqlite3.connect(real.database, uri=True)) as target:
-            sqlite_template.backup(target)
-    elif mysql_template is not None and db.is_mysql() and not db.database.get_tables():
+            template.backup(target)
+    elif isinstance(template, Snapshot) and db.is_mysql() and not db.database.get_tables():
         server: MySQLServer = request.getfixturevalue("mysql_server")
-        server.restore(real.database, mysql_template)
+        server.restore(real.database, template)
         db.close_connection()
     else:
         migrations.upgrade()
-    yield app
+
+
+@pytest.fixture
+def make_app(config: Config, request: pytest.FixtureRequest) -> Iterator[AppFactory]:
+    """Build the app as a test needs it, on tables the migrations made; disposed after the test.
+
+    `migrated=False` leaves the database as it is (empty, unless the test
+    filled it): what a service sees before anyone ran `flask db upgrade`.
+    """
+    url = config.database_url or ""
+    # The templates are made first: making one builds an app, which points
+    # the process's database proxy at the template while it does.
+    template: Template = None
+    if url == "sqlite:///:memory:":
+        template = request.getfixturevalue("migrated_sqlite")
+    elif url.startswith("mysql://"):
+        template = request.getfixturevalue("migrated_mysql")
+
+    def build(*, migrated: bool = True, **changes: Any) -> Flask:
+        settings = replace(config, **changes) if changes else config
+        app = create_app(settings)
+        if migrated:
+            same_database = settings.database_url == config.database_url
+            _give_tables(request, template if same_database else None)
+        return app
+
+    yield build
     db.dispose()
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Flask:
+    """The app, on a database whose tables are the migrations' (copied from one migrated run)."""
+    return make_app()
 
 
 @pytest.fixture

@@ -7,30 +7,25 @@ does, and marks its answers with `x-openapi-seqid`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 import requests
 from flask import Flask
 
-from service import create_app, db, migrations
 from service.config import CLOUD_WX_API_BASE, DEFAULT_WX_API_BASE, Config, ConfigError
+from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
 
 @pytest.fixture(params=["token", "cloud"])
 def mode_app(
-    request: pytest.FixtureRequest, config: Config, fake_wechat: FakeWeChat
-) -> Iterator[tuple[str, Flask]]:
+    request: pytest.FixtureRequest, make_app: AppFactory, fake_wechat: FakeWeChat
+) -> tuple[str, Flask]:
     mode: str = request.param
     fake_wechat.cloud_mode = mode == "cloud"
-    settings = replace(config, wx_openapi_mode=mode)
-    app = create_app(settings)
-    migrations.upgrade()
-    yield mode, app
-    db.dispose()
+    return mode, make_app(wx_openapi_mode=mode)
 
 
 def test_phone_binding_in_both_modes(mode_app: tuple[str, Flask], fake_wechat: FakeWeChat) -> None:
@@ -53,32 +48,31 @@ def test_phone_binding_in_both_modes(mode_app: tuple[str, Flask], fake_wechat: F
         assert fake_wechat.calls["/cgi-bin/stable_token"] == 1  # cached for the second
 
 
-def test_cloud_mode_needs_no_secret_for_token_apis(config: Config, fake_wechat: FakeWeChat) -> None:
+def test_cloud_mode_needs_no_secret_for_token_apis(
+    config: Config, make_app: AppFactory, fake_wechat: FakeWeChat
+) -> None:
     """WX_SECRET empty: the phone number still works; login by code says what is missing."""
     fake_wechat.cloud_mode = True
-    app = create_app(replace(config, wx_openapi_mode="cloud", wx_secret=""))
-    migrations.upgrade()
-    try:
-        client = app.test_client()
-        code = fake_wechat.login_code("oNoSecret")
-        refused = client.post("/api/login", json={"code": code})
-        assert (refused.status_code, refused.json["error"]) == (503, "wechat_secret_missing")
-        assert fake_wechat.calls["/sns/jscode2session"] == 0
-        # Signed in another way (a token the service issued), the phone binds.
-        with app.app_context():
-            from service import sessions, users
+    settings = replace(config, wx_openapi_mode="cloud", wx_secret="")
+    app = make_app(wx_openapi_mode="cloud", wx_secret="")
+    client = app.test_client()
+    code = fake_wechat.login_code("oNoSecret")
+    refused = client.post("/api/login", json={"code": code})
+    assert (refused.status_code, refused.json["error"]) == (503, "wechat_secret_missing")
+    assert fake_wechat.calls["/sns/jscode2session"] == 0
+    # Signed in another way (a token the service issued), the phone binds.
+    with app.app_context():
+        from service import sessions, users
 
-            user, _ = users.find_or_create("oNoSecret")
-            grant = sessions.start(replace(config, wx_secret=""), user)
-        response = client.post(
-            "/api/user/phone",
-            json={"code": fake_wechat.phone_code("13900003333")},
-            headers=bearer(grant.access_token),
-        )
-        assert response.status_code == 200, response.json
-        assert fake_wechat.calls["/cgi-bin/stable_token"] == 0
-    finally:
-        db.dispose()
+        user, _ = users.find_or_create("oNoSecret")
+        grant = sessions.start(settings, user)
+    response = client.post(
+        "/api/user/phone",
+        json={"code": fake_wechat.phone_code("13900003333")},
+        headers=bearer(grant.access_token),
+    )
+    assert response.status_code == 200, response.json
+    assert fake_wechat.calls["/cgi-bin/stable_token"] == 0
 
 
 def test_the_fake_refuses_a_token_in_cloud_mode(fake_wechat: FakeWeChat) -> None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask import Flask
 
-from service import counter, create_app, db, migrations
-from service.config import Config
+from service import counter, db
 from service.models import Counter
+from tests.support.apps import AppFactory
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
@@ -49,11 +48,8 @@ def test_clear_without_a_row_creates_nothing(app: Flask) -> None:
 
 
 @pytest.fixture
-def shared_app(file_database_url: str) -> Iterator[Flask]:
-    app = create_app(Config(database_url=file_database_url, testing=True))
-    migrations.upgrade()
-    yield app
-    db.dispose()
+def shared_app(make_app: AppFactory, file_database_url: str) -> Flask:
+    return make_app(database_url=file_database_url)
 
 
 def test_increment_is_atomic_under_threads(shared_app: Flask) -> None:

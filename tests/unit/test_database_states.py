@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
 
-from service import create_app, db
-from service.config import Config
 from service.db import driver_error
+from tests.support.apps import AppFactory
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
 
 @pytest.fixture
-def unmigrated(config: Config) -> Iterator[Flask]:
+def unmigrated(make_app: AppFactory) -> Flask:
     """The app on an empty database: nobody ran `flask db upgrade`."""
-    app = create_app(config)
-    yield app
-    db.dispose()
+    return make_app(migrated=False)
 
 
 @pytest.mark.parametrize(
@@ -43,17 +38,12 @@ def test_no_tables_is_503_schema_not_ready_with_one_line_saying_what_to_do(
 
 
 def test_a_database_that_cannot_be_reached_logs_the_drivers_code(
-    config: Config, caplog: pytest.LogCaptureFixture
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from dataclasses import replace
-
-    app = create_app(
-        replace(config, database_url="mysql://nobody@127.0.0.1:9/none", mysql_wake_timeout=0.2)
+    app = make_app(
+        migrated=False, database_url="mysql://nobody@127.0.0.1:9/none", mysql_wake_timeout=0.2
     )
-    try:
-        response = app.test_client().get("/api/count")
-    finally:
-        db.dispose()
+    response = app.test_client().get("/api/count")
     assert (response.status_code, response.json["error"]) == (503, "database_unavailable")
     (line,) = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
     assert "OperationalError 2003" in line

@@ -9,17 +9,17 @@ from __future__ import annotations
 import io
 import json
 import threading
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from service import counter, create_app, db, migrations
+from service import counter
 from service.config import Config, ConfigError
 from service.models import AuthSession, Counter, RefreshToken, Status, User
 from tests.conftest import TEST_TOKEN_SECRET
+from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
@@ -253,11 +253,8 @@ def test_production_accepts_random_secrets(length: int) -> None:
 
 
 @pytest.fixture
-def unsigned_client(config: Config) -> Any:
-    app = create_app(replace(config, token_secret=""))
-    migrations.upgrade()
-    yield app.test_client()
-    db.dispose()
+def unsigned_client(make_app: AppFactory) -> FlaskClient:
+    return make_app(token_secret="").test_client()
 
 
 def test_without_a_secret_login_refuses_before_wechat_is_called(
@@ -277,10 +274,9 @@ def test_without_a_secret_login_refuses_before_wechat_is_called(
 
 
 def test_a_missing_secret_is_said_at_start(
-    config: Config, caplog: pytest.LogCaptureFixture
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    create_app(replace(config, token_secret=""))
-    db.dispose()
+    make_app(token_secret="", migrated=False)
     assert any("TOKEN_SECRET is not set" in r.getMessage() for r in caplog.records)
 
 
@@ -288,13 +284,10 @@ def test_a_missing_secret_is_said_at_start(
 
 
 @pytest.fixture
-def shared_app(config: Config, file_database_url: str) -> Any:
+def shared_app(make_app: AppFactory, file_database_url: str) -> Flask:
     """An app on a database that concurrent connections share (not SQLite's shared cache,
     whose table locks fail at once instead of waiting)."""
-    app = create_app(replace(config, database_url=file_database_url))
-    migrations.upgrade()
-    yield app
-    db.dispose()
+    return make_app(database_url=file_database_url)
 
 
 def make_admins(

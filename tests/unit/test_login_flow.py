@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app, db, migrations
-from service.config import Config
 from service.models import AuthSession, RefreshToken, Status, User, utcnow
+from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
@@ -215,11 +213,8 @@ def test_cloud_headers_are_ignored_unless_trusted(client: FlaskClient) -> None:
 
 
 @pytest.fixture
-def trusting_app(config: Config) -> Flask:
-    app = create_app(replace(config, wx_trust_cloud_headers=True))
-    migrations.upgrade()
-    yield app
-    db.dispose()
+def trusting_app(make_app: AppFactory) -> Flask:
+    return make_app(wx_trust_cloud_headers=True)
 
 
 def test_trusted_cloud_headers_authenticate_and_create_the_user(trusting_app: Flask) -> None:

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from service import create_app, db, migrations
 from service.config import Config, ConfigError
 from service.models import PushMessage
+from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
@@ -84,12 +81,9 @@ def test_an_event_without_msgid_is_stored_once_by_sender_and_time(client: FlaskC
 
 
 @pytest.fixture
-def shared_app(config: Config, file_database_url: str) -> Iterator[Flask]:
+def shared_app(make_app: AppFactory, file_database_url: str) -> Flask:
     """A database concurrent connections share (SQLite's shared cache fails instead of waiting)."""
-    app = create_app(replace(config, database_url=file_database_url))
-    migrations.upgrade()
-    yield app
-    db.dispose()
+    return make_app(database_url=file_database_url)
 
 
 def test_20_concurrent_repeats_of_one_msgid_store_one_row(shared_app: Flask) -> None:
@@ -142,16 +136,11 @@ def test_without_x_wx_source_a_push_is_refused(client: FlaskClient) -> None:
     assert PushMessage.select().count() == 0
 
 
-def test_trust_all_accepts_pushes_without_x_wx_source(config: Config) -> None:
-    app = create_app(replace(config, wx_push_trust_all=True, wx_push_path="/hooks/wechat"))
-    migrations.upgrade()
-    try:
-        client = app.test_client()
-        assert client.post("/hooks/wechat", json=message(4)).get_data() == b"success"
-        assert client.post("/wx/push", json=message(5)).status_code == 404  # moved
-        assert PushMessage.select().count() == 1
-    finally:
-        db.dispose()
+def test_trust_all_accepts_pushes_without_x_wx_source(make_app: AppFactory) -> None:
+    client = make_app(wx_push_trust_all=True, wx_push_path="/hooks/wechat").test_client()
+    assert client.post("/hooks/wechat", json=message(4)).get_data() == b"success"
+    assert client.post("/wx/push", json=message(5)).status_code == 404  # moved
+    assert PushMessage.select().count() == 1
 
 
 @pytest.mark.parametrize("path", ["wx/push", "/api/push", "/wx/<x>", ""])
@@ -163,57 +152,47 @@ def test_wx_push_path_must_be_a_plain_path_outside_api(path: str) -> None:
         Config.from_env({"WX_PUSH_PATH": path})
 
 
-def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+def replies_finished(timeout: float = 5.0) -> None:
+    """Wait for every help reply the service started: one not sent by then is never sent."""
+    for thread in threading.enumerate():
+        if thread.name == "push-reply":
+            thread.join(timeout)
 
 
 @pytest.mark.parametrize("mode", ["token", "cloud"])
 @pytest.mark.parametrize("word", ["help", " HELP ", "帮助"])
 def test_help_gets_a_customer_service_reply(
-    config: Config, fake_wechat: FakeWeChat, mode: str, word: str
+    make_app: AppFactory, fake_wechat: FakeWeChat, mode: str, word: str
 ) -> None:
     fake_wechat.cloud_mode = mode == "cloud"
-    app = create_app(replace(config, wx_openapi_mode=mode))
-    migrations.upgrade()
-    try:
-        client = app.test_client()
-        assert push(client, message(11, word, sender="oAsker")).get_data() == b"success"
-        assert wait_for(lambda: fake_wechat.sent_messages)
-        (sent,) = fake_wechat.sent_messages
-        assert sent["touser"] == "oAsker"
-        assert sent["msgtype"] == "text"
-        assert sent["text"]["content"]
-        assert fake_wechat.saw_access_token == 0
-        # The platform's repeat is not answered twice.
-        push(client, message(11, word, sender="oAsker"))
-        time.sleep(0.2)
-        assert len(fake_wechat.sent_messages) == 1
-    finally:
-        db.dispose()
+    client = make_app(wx_openapi_mode=mode).test_client()
+    assert push(client, message(11, word, sender="oAsker")).get_data() == b"success"
+    replies_finished()
+    (sent,) = fake_wechat.sent_messages
+    assert sent["touser"] == "oAsker"
+    assert sent["msgtype"] == "text"
+    assert sent["text"]["content"]
+    assert fake_wechat.saw_access_token == 0
+    # The platform's repeat is not answered twice.
+    push(client, message(11, word, sender="oAsker"))
+    replies_finished()
+    assert len(fake_wechat.sent_messages) == 1
 
 
 def test_other_text_gets_no_reply(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
     push(client, message(12, "helpful tips"))
-    time.sleep(0.2)
+    replies_finished()
     assert fake_wechat.sent_messages == []
 
 
 def test_a_failed_reply_is_logged_and_the_push_still_succeeds(
-    config: Config, fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = create_app(replace(config, wx_api_base="http://127.0.0.1:9", wx_connect_timeout=0.2))
-    migrations.upgrade()
-    try:
-        assert push(app.test_client(), message(13, "help")).get_data() == b"success"
-        assert wait_for(lambda: any("help reply" in r.getMessage() for r in caplog.records))
-        assert PushMessage.select().count() == 1
-    finally:
-        db.dispose()
+    app = make_app(wx_api_base="http://127.0.0.1:9", wx_connect_timeout=0.2)
+    assert push(app.test_client(), message(13, "help")).get_data() == b"success"
+    replies_finished()
+    assert any("help reply" in r.getMessage() for r in caplog.records)
+    assert PushMessage.select().count() == 1
 
 
 def test_admins_list_pushed_messages_newest_first(

@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app, db, migrations, ratelimit
-from service.config import Config
+from service import db, ratelimit
 from service.errors import ApiError
 from service.models import RateLimit, User, utcnow
 from service.ratelimit import Limit
+from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
 
 @pytest.fixture
-def limited(config: Config) -> Iterator[Flask]:
+def limited(make_app: AppFactory) -> Flask:
     """Small limits, and the client address taken from one trusted proxy's X-Forwarded-For."""
-    app = create_app(
-        replace(
-            config,
-            login_limit_per_address=3,
-            login_limit_per_openid=2,
-            login_limit_window=60,
-            trusted_proxy_count=1,
-        )
+    return make_app(
+        login_limit_per_address=3,
+        login_limit_per_openid=2,
+        login_limit_window=60,
+        trusted_proxy_count=1,
     )
-    migrations.upgrade()
-    yield app
-    db.dispose()
 
 
 @pytest.fixture
@@ -106,10 +98,9 @@ def test_a_forged_forwarded_for_entry_does_not_escape_the_limit(
 
 
 def test_concurrent_attempts_never_exceed_the_limit(
-    file_database_url: str, fake_wechat: FakeWeChat
+    make_app: AppFactory, file_database_url: str
 ) -> None:
-    app = create_app(Config(database_url=file_database_url, testing=True))
-    migrations.upgrade()
+    app = make_app(database_url=file_database_url)
     limit = Limit("probe", 10, 3600)
 
     def attempt(_: int) -> bool:
@@ -122,11 +113,8 @@ def test_concurrent_attempts_never_exceed_the_limit(
             finally:
                 db.close_connection()
 
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            allowed = sum(pool.map(attempt, range(40)))
-    finally:
-        db.dispose()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        allowed = sum(pool.map(attempt, range(40)))
     assert allowed == 10
 
 
