@@ -57,8 +57,9 @@ def _interpreters() -> list[str]:
     return found
 
 
-PYTHONS = _interpreters() or [None]  # None: the interpreter running nox
-CONTAINER_PYTHON = "3.12" if "3.12" in PYTHONS else PYTHONS[-1]
+FOUND = _interpreters()
+PYTHONS: list[str] | None = FOUND or None  # None: the interpreter running nox
+CONTAINER_PYTHON: str | None = "3.12" if "3.12" in FOUND else (FOUND[-1] if FOUND else None)
 
 
 def _suite(folders: list[str], posargs: list[str]) -> list[str]:
@@ -188,8 +189,9 @@ def hooks(session: nox.Session) -> None:
 
 @nox.session(python=CONTAINER_PYTHON)
 def typecheck(session: nox.Session) -> None:
+    """mypy, strict: the service, the harness's shared code, the benchmark and this file."""
     install(session)
-    session.run("mypy", "service")
+    session.run("mypy", "service", "tests/support", "bench", "noxfile.py")
 
 
 @nox.session(python=CONTAINER_PYTHON)

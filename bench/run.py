@@ -16,6 +16,7 @@ load, and how long gunicorn takes to its first 200. Every load goes to
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -372,7 +373,9 @@ def main() -> int:
                             )
                             row = measured(
                                 live,
-                                lambda e=endpoint: wrk(live.url, c, args.duration, e, auth, codes),
+                                functools.partial(
+                                    wrk, live.url, c, args.duration, endpoint, auth, codes
+                                ),
                             )
                             pairs[endpoint.name].append((base, row))
 

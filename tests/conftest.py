@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import settings
 
 from service import create_app, db, migrations
 from service.config import Config
@@ -34,6 +35,11 @@ from tests.support.mysql import (
 )
 from tests.support.reporting import say, summary_lines
 from tests.support.wechat_credentials import missing_real_credentials
+
+#: Hypothesis: 40 examples per property in everyday runs; HYPOTHESIS_PROFILE=thorough for 1,000.
+settings.register_profile("everyday", max_examples=40)
+settings.register_profile("thorough", max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "everyday"))
 
 TEST_TOKEN_SECRET = "unit-test-token-secret-" + "0123456789abcdef" * 3  # 71 bytes: HS512-sized
 BOTH_DATABASES = "both_databases"

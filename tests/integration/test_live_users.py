@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-import requests
 
 from service.openapi import document
 from tests.support.fake_wechat import FakeWeChat
+from tests.support.identity import SignedIn, over_http
 from tests.support.live_server import LiveServer, promote
 
 
-class Member:
-    def __init__(self, server: LiveServer, fake: FakeWeChat, openid: str) -> None:
-        self.url = server.url
-        self.openid = openid
-        self.http = requests.Session()
-        response = self.http.post(
-            f"{self.url}/api/login", json={"code": fake.login_code(openid)}, timeout=10
-        )
-        assert response.status_code == 200, response.text
-        self.id: int = response.json()["data"]["user_id"]
-        self.http.headers["Authorization"] = f"Bearer {response.json()['data']['token']}"
-
-    def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        response = self.http.request(method, f"{self.url}{path}", timeout=10, **kwargs)
-        return response.status_code, response.json()
-
-    def me(self) -> dict[str, Any]:
-        status, body = self.call("GET", "/api/user/profile")
-        assert status == 200
-        data: dict[str, Any] = body["data"]
-        return data
-
-
 @pytest.fixture
-def admin(live_server: LiveServer, fake_wechat: FakeWeChat) -> Member:
-    member = Member(live_server, fake_wechat, "oLiveAdmin")
+def admin(live_server: LiveServer, fake_wechat: FakeWeChat) -> SignedIn:
+    member = SignedIn(over_http(live_server.url), fake_wechat, "oLiveAdmin")
     promote(live_server, member.openid)
     return member
 
@@ -46,10 +21,10 @@ APPLICATION = {"name": "李四", "workId": "SQ-7", "workProof": "https://img.exa
 
 
 def test_apply_list_approve_and_reject_over_http(
-    live_server: LiveServer, fake_wechat: FakeWeChat, admin: Member
+    live_server: LiveServer, fake_wechat: FakeWeChat, admin: SignedIn
 ) -> None:
-    carol = Member(live_server, fake_wechat, "oLiveCarol")
-    dave = Member(live_server, fake_wechat, "oLiveDave")
+    carol = SignedIn(over_http(live_server.url), fake_wechat, "oLiveCarol")
+    dave = SignedIn(over_http(live_server.url), fake_wechat, "oLiveDave")
     for member in (carol, dave):
         assert member.call("POST", "/api/community/verify", json=APPLICATION)[0] == 200
 
@@ -91,7 +66,7 @@ def admin_operations() -> list[tuple[str, str]]:
 def test_no_normal_user_reaches_an_admin_route(
     live_server: LiveServer, fake_wechat: FakeWeChat
 ) -> None:
-    eve = Member(live_server, fake_wechat, "oLiveEve")
+    eve = SignedIn(over_http(live_server.url), fake_wechat, "oLiveEve")
     before = eve.me()
     operations = admin_operations()
     assert len(operations) == 5  # verifications (list, decide), users (list, edit), messages
@@ -105,7 +80,9 @@ def test_no_normal_user_reaches_an_admin_route(
 
 
 def test_phone_binding_over_http(live_server: LiveServer, fake_wechat: FakeWeChat) -> None:
-    members = [Member(live_server, fake_wechat, f"oLivePhone{n}") for n in range(8)]
+    members = [
+        SignedIn(over_http(live_server.url), fake_wechat, f"oLivePhone{n}") for n in range(8)
+    ]
     for n, member in enumerate(members):
         code = fake_wechat.phone_code(f"1370000{n:04}")
         status, body = member.call("POST", "/api/user/phone", json={"code": code})

@@ -7,6 +7,7 @@ checks must catch a broken line, and every hook must install from the index.
 from __future__ import annotations
 
 import ast
+import configparser
 import re
 import shutil
 import subprocess
@@ -156,3 +157,17 @@ def test_renovate_watches_the_lock_the_image_and_the_actions() -> None:
     managers = set(config["enabledManagers"])
     assert {"pip-compile", "dockerfile", "github-actions"} <= managers
     assert config["pip-compile"]["managerFilePatterns"] == ["/(^|/)requirements\\.lock$/"]
+
+
+def test_tox_runs_the_nox_session_of_each_name() -> None:
+    """tox.ini has no pytest invocation of its own to drift: every env is `nox -s <its name>`."""
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(PROJECT_ROOT / "tox.ini", encoding="utf-8")
+    assert tox["testenv"]["commands"].strip() == "nox -s {env_name} -- {posargs}"
+    assert tox["testenv"]["pass_env"].strip() == "*"
+    (named,) = [s for s in tox.sections() if s.startswith("testenv:")]
+    envs = set(named.removeprefix("testenv:{").removesuffix("}").split(","))
+    defined, default = noxfile()
+    assert envs == defined
+    assert [e.strip() for e in tox["tox"]["env_list"].split(",")] == default
+    assert all("commands" not in tox[s] for s in tox.sections() if s != "testenv")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support.bodies import BAD_BODIES, RAW_BODIES
 
@@ -123,3 +125,26 @@ def test_unknown_page_outside_api_is_a_plain_404(client: FlaskClient) -> None:
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert response.mimetype == "text/html"
+
+
+# -- the counter: after any sequence of actions it holds what a plain integer would
+
+
+# The client is shared by the examples on purpose: each starts by clearing the counter.
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(["inc", "clear", "get"]), max_size=25))
+def test_the_counter_behaves_as_an_integer(client: FlaskClient, actions: list[str]) -> None:
+    assert client.post("/api/count", json={"action": "clear"}).json["data"] == 0
+    model = 0
+    for action in actions:
+        if action == "get":
+            response = client.get("/api/count")
+        else:
+            response = client.post("/api/count", json={"action": action})
+            model = model + 1 if action == "inc" else 0
+        assert (response.status_code, response.json) == (
+            200,
+            {"code": 1, "data": model, "msg": "success"},
+        )

@@ -15,6 +15,7 @@ from service.models import RateLimit, User, utcnow
 from service.ratelimit import Limit
 from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
+from tests.support.identity import Reply, attempt_login
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
@@ -37,42 +38,38 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return now
 
 
-def login(
-    client: FlaskClient, fake: FakeWeChat, openid: str, address: str
-) -> tuple[int, dict, dict]:  # type: ignore[type-arg]
-    response = client.post(
-        "/api/login",
-        json={"code": fake.login_code(openid)},
-        headers={"X-Forwarded-For": address},
-    )
-    return response.status_code, dict(response.json), dict(response.headers)
+def login_from(client: FlaskClient, fake: FakeWeChat, openid: str, address: str) -> Reply:
+    """A login from `address`, as the trusted proxy reports it in X-Forwarded-For."""
+    return attempt_login(client, fake, openid, {"X-Forwarded-For": address})
 
 
 def test_one_address_is_limited_before_wechat_is_asked(
     limited: Flask, fake_wechat: FakeWeChat, frozen_clock: list[float]
 ) -> None:
     client = limited.test_client()
-    statuses = [login(client, fake_wechat, f"oAddr{n}", "203.0.113.7")[0] for n in range(3)]
+    statuses = [
+        login_from(client, fake_wechat, f"oAddr{n}", "203.0.113.7").status for n in range(3)
+    ]
     assert statuses == [200, 200, 200]
     calls = fake_wechat.calls["/sns/jscode2session"]
-    status, body, headers = login(client, fake_wechat, "oAddr9", "203.0.113.7")
-    assert (status, body["error"], body["code"]) == (429, "rate_limited", 0)
-    assert headers["Retry-After"] == "50"  # the window ends 50 s from now
+    refused = login_from(client, fake_wechat, "oAddr9", "203.0.113.7")
+    assert (refused.status, refused.body["error"], refused.body["code"]) == (429, "rate_limited", 0)
+    assert refused.headers["Retry-After"] == "50"  # the window ends 50 s from now
     assert fake_wechat.calls["/sns/jscode2session"] == calls  # WeChat was not asked
     assert User.select().where(User.openid == "oAddr9").count() == 0
     # Another address is unaffected.
-    assert login(client, fake_wechat, "oAddr9", "198.51.100.1")[0] == 200
+    assert login_from(client, fake_wechat, "oAddr9", "198.51.100.1").status == 200
 
 
 def test_one_openid_is_limited_across_addresses(
     limited: Flask, fake_wechat: FakeWeChat, frozen_clock: list[float]
 ) -> None:
     client = limited.test_client()
-    assert login(client, fake_wechat, "oSame", "192.0.2.1")[0] == 200
-    assert login(client, fake_wechat, "oSame", "192.0.2.2")[0] == 200
-    status, body, headers = login(client, fake_wechat, "oSame", "192.0.2.3")
-    assert (status, body["error"]) == (429, "rate_limited")
-    assert int(headers["Retry-After"]) > 0
+    assert login_from(client, fake_wechat, "oSame", "192.0.2.1").status == 200
+    assert login_from(client, fake_wechat, "oSame", "192.0.2.2").status == 200
+    refused = login_from(client, fake_wechat, "oSame", "192.0.2.3")
+    assert (refused.status, refused.body["error"]) == (429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) > 0
 
 
 def test_the_next_window_starts_afresh(
@@ -80,10 +77,10 @@ def test_the_next_window_starts_afresh(
 ) -> None:
     client = limited.test_client()
     for n in range(3):
-        login(client, fake_wechat, f"oWin{n}", "203.0.113.9")
-    assert login(client, fake_wechat, "oWin3", "203.0.113.9")[0] == 429
+        login_from(client, fake_wechat, f"oWin{n}", "203.0.113.9")
+    assert login_from(client, fake_wechat, "oWin3", "203.0.113.9").status == 429
     frozen_clock[0] += 60
-    assert login(client, fake_wechat, "oWin3", "203.0.113.9")[0] == 200
+    assert login_from(client, fake_wechat, "oWin3", "203.0.113.9").status == 200
 
 
 def test_a_forged_forwarded_for_entry_does_not_escape_the_limit(
@@ -92,7 +89,8 @@ def test_a_forged_forwarded_for_entry_does_not_escape_the_limit(
     """Only the last hop, added by the trusted proxy, counts; a client's own entries do not."""
     client = limited.test_client()
     statuses = [
-        login(client, fake_wechat, f"oForge{n}", f"10.0.0.{n}, 203.0.113.50")[0] for n in range(4)
+        login_from(client, fake_wechat, f"oForge{n}", f"10.0.0.{n}, 203.0.113.50").status
+        for n in range(4)
     ]
     assert statuses == [200, 200, 200, 429]
 

@@ -11,45 +11,24 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from service.models import User
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.identity import bearer, login
+from tests.support.identity import SignedIn
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
 
-class Person:
-    """A signed-in user of the test client."""
-
-    def __init__(self, client: FlaskClient, fake: FakeWeChat, openid: str) -> None:
-        self.client = client
-        data = login(client, fake, openid)
-        self.id: int = data["user_id"]
-        self.openid = openid
-        self.headers = bearer(data["token"])
-
-    def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        response = getattr(self.client, method)(path, headers=self.headers, **kwargs)
-        return response.status_code, dict(response.json)
-
-    def me(self) -> dict[str, Any]:
-        status, body = self.call("get", "/api/user/profile")
-        assert status == 200
-        data: dict[str, Any] = body["data"]
-        return data
+@pytest.fixture
+def alice(client: FlaskClient, fake_wechat: FakeWeChat) -> SignedIn:
+    return SignedIn(client, fake_wechat, "oAlice")
 
 
 @pytest.fixture
-def alice(client: FlaskClient, fake_wechat: FakeWeChat) -> Person:
-    return Person(client, fake_wechat, "oAlice")
+def bob(client: FlaskClient, fake_wechat: FakeWeChat) -> SignedIn:
+    return SignedIn(client, fake_wechat, "oBob")
 
 
 @pytest.fixture
-def bob(client: FlaskClient, fake_wechat: FakeWeChat) -> Person:
-    return Person(client, fake_wechat, "oBob")
-
-
-@pytest.fixture
-def admin(client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner) -> Person:
-    person = Person(client, fake_wechat, "oAdmin")
+def admin(client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner) -> SignedIn:
+    person = SignedIn(client, fake_wechat, "oAdmin")
     result = runner.invoke(args=["users", "promote", "oAdmin", "--role", "admin"])
     assert result.exit_code == 0, result.output
     return person
@@ -58,7 +37,7 @@ def admin(client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner) 
 # -- the user's own profile
 
 
-def test_edit_nickname_avatar_and_switch_between_self_roles(alice: Person) -> None:
+def test_edit_nickname_avatar_and_switch_between_self_roles(alice: SignedIn) -> None:
     status, body = alice.call(
         "patch",
         "/api/user/profile",
@@ -98,7 +77,7 @@ REFUSED_EDITS = [
 
 @pytest.mark.parametrize(("body", "status", "error"), REFUSED_EDITS)
 def test_refused_edits_change_nothing(
-    alice: Person, body: dict[str, Any], status: int, error: str
+    alice: SignedIn, body: dict[str, Any], status: int, error: str
 ) -> None:
     before = alice.me()
     got, answer = alice.call("patch", "/api/user/profile", json=body)
@@ -106,7 +85,7 @@ def test_refused_edits_change_nothing(
     assert alice.me() == before
 
 
-def test_a_community_worker_cannot_switch_itself_back(alice: Person, admin: Person) -> None:
+def test_a_community_worker_cannot_switch_itself_back(alice: SignedIn, admin: SignedIn) -> None:
     alice.call(
         "post", "/api/community/verify", json={"name": "A", "workId": "W1", "workProof": "p"}
     )
@@ -119,7 +98,7 @@ def test_a_community_worker_cannot_switch_itself_back(alice: Person, admin: Pers
 # -- phone numbers
 
 
-def test_bind_phone_number(alice: Person, fake_wechat: FakeWeChat) -> None:
+def test_bind_phone_number(alice: SignedIn, fake_wechat: FakeWeChat) -> None:
     status, body = alice.call(
         "post", "/api/user/phone", json={"code": fake_wechat.phone_code("+8613800001111")}
     )
@@ -133,7 +112,7 @@ def test_bind_phone_number(alice: Person, fake_wechat: FakeWeChat) -> None:
 
 
 def test_a_number_held_by_another_user_is_409(
-    alice: Person, bob: Person, fake_wechat: FakeWeChat
+    alice: SignedIn, bob: SignedIn, fake_wechat: FakeWeChat
 ) -> None:
     alice.call("post", "/api/user/phone", json={"code": fake_wechat.phone_code("13800002222")})
     status, body = bob.call(
@@ -152,7 +131,7 @@ def test_many_phone_requests_share_one_access_token(
     client: FlaskClient, fake_wechat: FakeWeChat
 ) -> None:
     for n in range(6):
-        person = Person(client, fake_wechat, f"oPhone{n}")
+        person = SignedIn(client, fake_wechat, f"oPhone{n}")
         code = fake_wechat.phone_code(f"1390000{n:04}")
         assert person.call("post", "/api/user/phone", json={"code": code})[0] == 200
     assert fake_wechat.calls["/wxa/business/getuserphonenumber"] == 6
@@ -167,7 +146,7 @@ def test_many_phone_requests_share_one_access_token(
         ({"code": "no-such-phone-code"}, 400, "invalid_code"),
     ],
 )
-def test_bad_phone_requests(alice: Person, body: dict[str, Any], status: int, error: str) -> None:
+def test_bad_phone_requests(alice: SignedIn, body: dict[str, Any], status: int, error: str) -> None:
     got, answer = alice.call("post", "/api/user/phone", json=body)
     assert (got, answer["error"]) == (status, error)
     assert alice.me()["phone_number"] is None
@@ -179,7 +158,7 @@ def test_bad_phone_requests(alice: Person, body: dict[str, Any], status: int, er
 APPLICATION = {"name": "王小明", "workId": "SQ-0042", "workProof": "https://img.example/card.jpg"}
 
 
-def test_apply_approve_and_see_the_result(alice: Person, admin: Person) -> None:
+def test_apply_approve_and_see_the_result(alice: SignedIn, admin: SignedIn) -> None:
     status, body = alice.call("post", "/api/community/verify", json=APPLICATION)
     assert (status, body["data"]) == (
         200,
@@ -207,7 +186,7 @@ def test_apply_approve_and_see_the_result(alice: Person, admin: Person) -> None:
     assert (status, body["error"]) == (409, "already_verified")
 
 
-def test_rejected_users_may_apply_again(bob: Person, admin: Person) -> None:
+def test_rejected_users_may_apply_again(bob: SignedIn, admin: SignedIn) -> None:
     bob.call("post", "/api/community/verify", json=APPLICATION)
     status, _ = admin.call(
         "post", f"/api/admin/verifications/{bob.id}", json={"decision": "reject", "note": "blurry"}
@@ -224,7 +203,7 @@ def test_rejected_users_may_apply_again(bob: Person, admin: Person) -> None:
     assert bob.me()["review_note"] is None
 
 
-def test_a_decision_is_made_once(alice: Person, admin: Person) -> None:
+def test_a_decision_is_made_once(alice: SignedIn, admin: SignedIn) -> None:
     alice.call("post", "/api/community/verify", json=APPLICATION)
     path = f"/api/admin/verifications/{alice.id}"
     assert admin.call("post", path, json={"decision": "reject"})[0] == 200
@@ -242,7 +221,7 @@ def test_a_decision_is_made_once(alice: Person, admin: Person) -> None:
         ({**APPLICATION, "role": 3}, "unknown_field"),
     ],
 )
-def test_bad_applications_change_nothing(alice: Person, body: dict[str, Any], error: str) -> None:
+def test_bad_applications_change_nothing(alice: SignedIn, body: dict[str, Any], error: str) -> None:
     status, answer = alice.call("post", "/api/community/verify", json=body)
     assert (status, answer["error"]) == (400, error)
     assert alice.me()["verification_status"] == 0
@@ -262,7 +241,7 @@ def admin_routes(app: Flask) -> list[tuple[str, str]]:
 
 
 def test_no_non_admin_reaches_any_admin_route(
-    app: Flask, client: FlaskClient, alice: Person, bob: Person
+    app: Flask, client: FlaskClient, alice: SignedIn, bob: SignedIn
 ) -> None:
     routes = admin_routes(app)
     assert len(routes) >= 4
@@ -277,7 +256,7 @@ def test_no_non_admin_reaches_any_admin_route(
     assert [alice.me(), bob.me()] == before
 
 
-def test_admin_lists_users_with_filters(alice: Person, bob: Person, admin: Person) -> None:
+def test_admin_lists_users_with_filters(alice: SignedIn, bob: SignedIn, admin: SignedIn) -> None:
     bob.call("patch", "/api/user/profile", json={"role": 2})
     status, body = admin.call("get", "/api/admin/users?role=2")
     assert status == 200
@@ -293,15 +272,15 @@ def test_admin_lists_users_with_filters(alice: Person, bob: Person, admin: Perso
 @pytest.mark.parametrize(
     "query", ["size=0", "size=101", "page=0", "page=x", "role=4", "status=3", "size=-1"]
 )
-def test_bad_list_parameters_are_400(admin: Person, query: str) -> None:
+def test_bad_list_parameters_are_400(admin: SignedIn, query: str) -> None:
     status, body = admin.call("get", f"/api/admin/users?{query}")
     assert (status, body["error"]) == (400, "invalid_parameter")
 
 
 def test_verifications_are_newest_first_and_paginated(
-    client: FlaskClient, fake_wechat: FakeWeChat, admin: Person
+    client: FlaskClient, fake_wechat: FakeWeChat, admin: SignedIn
 ) -> None:
-    people = [Person(client, fake_wechat, f"oApplicant{n}") for n in range(5)]
+    people = [SignedIn(client, fake_wechat, f"oApplicant{n}") for n in range(5)]
     for person in people:
         person.call("post", "/api/community/verify", json=APPLICATION)
     status, body = admin.call("get", "/api/admin/verifications?size=3")
@@ -311,7 +290,7 @@ def test_verifications_are_newest_first_and_paginated(
     assert body["data"]["total"] == 5
 
 
-def test_admin_disables_and_reenables_a_user(alice: Person, admin: Person) -> None:
+def test_admin_disables_and_reenables_a_user(alice: SignedIn, admin: SignedIn) -> None:
     status, body = admin.call("patch", f"/api/admin/users/{alice.id}", json={"status": 2})
     assert (status, body["data"]["status_name"]) == (200, "disabled")
     status, body = alice.call("get", "/api/user/profile")
@@ -321,7 +300,7 @@ def test_admin_disables_and_reenables_a_user(alice: Person, admin: Person) -> No
 
 
 def test_admin_sees_phone_numbers_masked(
-    alice: Person, admin: Person, fake_wechat: FakeWeChat
+    alice: SignedIn, admin: SignedIn, fake_wechat: FakeWeChat
 ) -> None:
     alice.call("post", "/api/user/phone", json={"code": fake_wechat.phone_code("13800003333")})
     status, body = admin.call("get", "/api/admin/users")
@@ -331,7 +310,7 @@ def test_admin_sees_phone_numbers_masked(
 
 
 @pytest.mark.parametrize("body", [{"status": 2}, {"role": 1}, {"role": 3, "status": 1}])
-def test_an_admin_cannot_disable_or_demote_itself(admin: Person, body: dict[str, Any]) -> None:
+def test_an_admin_cannot_disable_or_demote_itself(admin: SignedIn, body: dict[str, Any]) -> None:
     status, answer = admin.call("patch", f"/api/admin/users/{admin.id}", json=body)
     assert (status, answer["error"]) == (403, "cannot_modify_self")
     assert (admin.me()["role"], admin.me()["status"]) == (9, 1)
@@ -354,14 +333,14 @@ def test_an_admin_cannot_disable_or_demote_itself(admin: Person, body: dict[str,
     ],
 )
 def test_bad_admin_requests(
-    alice: Person, admin: Person, path: str, body: dict[str, Any], status: int, error: str
+    alice: SignedIn, admin: SignedIn, path: str, body: dict[str, Any], status: int, error: str
 ) -> None:
     method = "patch" if "/users/" in path else "post"
     got, answer = admin.call(method, path.format(alice=alice.id), json=body)
     assert (got, answer["error"]) == (status, error)
 
 
-def test_promote_by_id_and_unknown_user(alice: Person, runner: FlaskCliRunner) -> None:
+def test_promote_by_id_and_unknown_user(alice: SignedIn, runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["users", "promote", str(alice.id), "--role", "supervisor"])
     assert result.exit_code == 0, result.output
     assert User.get_by_id(alice.id).role == 2
