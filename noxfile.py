@@ -211,6 +211,23 @@ def coverage(session: nox.Session) -> None:
     )
 
 
+#: Share of mutants `nox -s mutate` must kill (the rest: tests/mutation-survivors.txt).
+MUTATION_GATE = 90
+
+
+@nox.session(python=CONTAINER_PYTHON)
+def mutate(session: nox.Session) -> None:
+    """mutmut over the core modules ([tool.mutmut] in pyproject.toml), then the verdict.
+
+    `-- <mutant names or globs>` checks those again (after a new test); mutmut
+    keeps every other result in mutants/. Not part of plain `nox`: a full run
+    takes tens of minutes.
+    """
+    install(session)
+    session.run("mutmut", "run", "--max-children", str(os.cpu_count() or 1), *session.posargs)
+    session.run("python", "tests/support/mutation.py", f"--gate={MUTATION_GATE}")
+
+
 @nox.session(python=CONTAINER_PYTHON)
 def bench(session: nox.Session) -> None:
     """The benchmark (bench/run.py): needs wrk, installed from Debian's packages when root."""

@@ -1,0 +1,100 @@
+"""The verdict of `nox -s mutate`: mutmut's results per module, and the survivors explained.
+
+mutmut keeps each mutant's result in mutants/<module>.py.meta (the exit code of
+the tests that ran against it). This prints killed/survived per module and in
+all, and fails when fewer than `--gate` percent were killed, or when a mutant
+survived that tests/mutation-survivors.txt does not explain: that file has one
+line per survivor, `<mutant name>  <why no test kills it>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SURVIVORS_FILE = ROOT / "tests" / "mutation-survivors.txt"
+KILLED = {1, 3, 36, 37, -24, 24, 152, 255, -11, -9}  # failed, crashed, timed out or mistyped
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+
+def results(mutants: Path) -> dict[str, int | None]:
+    found: dict[str, int | None] = {}
+    for meta in sorted(mutants.rglob("*.py.meta")):
+        found.update(json.loads(meta.read_text("utf-8"))["exit_code_by_key"])
+    return found
+
+
+def explained(path: Path) -> dict[str, str]:
+    reasons: dict[str, str] = {}
+    if not path.exists():
+        return reasons
+    for line in path.read_text("utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, reason = line.partition(" ")
+            reasons[name] = reason.strip()
+    return reasons
+
+
+def module_of(mutant: str) -> str:
+    return mutant.split(".x_", 1)[0].removeprefix("service.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gate", type=float, default=90.0, help="percent that must be killed")
+    parser.add_argument("--mutants", type=Path, default=ROOT / "mutants")
+    args = parser.parse_args(argv)
+
+    found = results(args.mutants)
+    if not found:
+        print("no mutmut results: run `mutmut run` first", file=sys.stderr)
+        return 1
+    reasons = explained(SURVIVORS_FILE)
+    total: Counter[str] = Counter()
+    killed: Counter[str] = Counter()
+    not_killed: list[str] = []
+    unchecked = 0
+    for name, code in found.items():
+        if code is None:
+            unchecked += 1
+            continue
+        total[module_of(name)] += 1
+        if code in KILLED:
+            killed[module_of(name)] += 1
+        else:
+            not_killed.append(name)
+
+    print(f"{'module':<14} {'mutants':>8} {'killed':>7} {'%':>6}")
+    for module in sorted(total):
+        share = 100 * killed[module] / total[module]
+        print(f"{module:<14} {total[module]:>8} {killed[module]:>7} {share:>6.1f}")
+    all_total, all_killed = sum(total.values()), sum(killed.values())
+    score = 100 * all_killed / all_total if all_total else 0.0
+    print(f"{'all':<14} {all_total:>8} {all_killed:>7} {score:>6.1f}")
+
+    unexplained = [n for n in not_killed if n not in reasons]
+    stale = sorted(set(reasons) - set(not_killed))
+    print(
+        f"\n{len(not_killed)} not killed, {len(not_killed) - len(unexplained)} explained in "
+        f"{SURVIVORS_FILE.relative_to(ROOT)}"
+    )
+    for name in unexplained:
+        kind = "no tests" if found[name] in NO_TESTS else "survived"
+        print(f"  unexplained ({kind}): {name}   (mutmut show {name})")
+    for name in stale:
+        print(f"  listed but killed now (remove the line): {name}")
+    if unchecked:
+        print(f"{unchecked} mutants not checked yet")
+    failed = score < args.gate or bool(unexplained) or unchecked > 0
+    print(f"\nmutation score {score:.1f}% (gate {args.gate:g}%): {'FAIL' if failed else 'ok'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
