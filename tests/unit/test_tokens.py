@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from typing import Any
 
 import pytest
 
@@ -48,13 +50,36 @@ def test_refused_tokens_are_never_remembered() -> None:
     assert (SECRET, forged) not in tokens._VERIFIED
 
 
-def test_callers_get_a_copy_and_the_memo_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def empty_memo(monkeypatch: pytest.MonkeyPatch) -> OrderedDict[tuple[str, str], dict[str, Any]]:
+    """A memo of this test's own: the process's holds whatever earlier tests verified."""
+    memo: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+    monkeypatch.setattr(tokens, "_VERIFIED", memo)
+    return memo
+
+
+def test_callers_get_a_copy_and_the_memo_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch, empty_memo: OrderedDict[tuple[str, str], dict[str, Any]]
+) -> None:
     monkeypatch.setattr(tokens, "_VERIFIED_MAX", 5)
     first = issue()
     claims = tokens.decode_access_token(SECRET, first)
     claims["sub"] = "999"
     assert tokens.decode_access_token(SECRET, first)["sub"] == "7"
-    for n in range(10):
-        tokens.decode_access_token(SECRET, issue(ttl=60 + n))
-    assert len(tokens._VERIFIED) == 5
-    assert (SECRET, first) not in tokens._VERIFIED  # the oldest went first
+    newest = [issue(ttl=60 + n) for n in range(10)]
+    for token in newest:
+        tokens.decode_access_token(SECRET, token)
+    assert list(empty_memo) == [(SECRET, t) for t in newest[-5:]]  # the oldest went first
+
+
+def test_a_remembered_token_is_expired_at_the_second_of_its_exp(
+    monkeypatch: pytest.MonkeyPatch, empty_memo: OrderedDict[tuple[str, str], dict[str, Any]]
+) -> None:
+    """PyJWT's rule (expired when exp <= now), kept by the memo too."""
+    token = issue(ttl=30)
+    exp = tokens.decode_access_token(SECRET, token)["exp"]
+    monkeypatch.setattr(time, "time", lambda: exp - 0.001)
+    assert tokens.decode_access_token(SECRET, token)["exp"] == exp
+    monkeypatch.setattr(time, "time", lambda: float(exp))
+    assert error_key(SECRET, token) == "token_expired"
+    assert not empty_memo

@@ -1,0 +1,170 @@
+"""Signing in and out at the edges: which sessions a logout ends, the instant a refresh
+token expires, what the Authorization header must look like, and the log lines said.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import jwt
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import sessions
+from service.config import Config
+from service.models import AuthSession, RefreshToken, User, utcnow
+from tests.support.apps import AppFactory
+from tests.support.fake_wechat import FakeWeChat
+from tests.support.identity import SignedIn, bearer
+
+pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
+
+CLOUD = {"X-WX-SOURCE": "wx_client"}
+
+
+def refresh(client: FlaskClient, raw: str) -> tuple[int, str | None]:
+    response = client.post("/api/refresh_token", json={"refresh_token": raw})
+    return response.status_code, response.json.get("error")
+
+
+def test_logout_ends_the_callers_session_and_no_other(
+    client: FlaskClient, fake_wechat: FakeWeChat
+) -> None:
+    phone = SignedIn(client, fake_wechat, "oTwoDevices")
+    tablet = SignedIn(client, fake_wechat, "oTwoDevices")
+    other = SignedIn(client, fake_wechat, "oSomeoneElse")
+    assert phone.call("POST", "/api/logout")[0] == 200
+    assert phone.call("GET", "/api/user/profile")[0] == 401
+    assert tablet.call("GET", "/api/user/profile")[0] == 200
+    assert other.call("GET", "/api/user/profile")[0] == 200
+    assert refresh(client, tablet.grant["refresh_token"])[0] == 200
+
+
+def test_a_cloud_logout_ends_every_session_of_that_user_only(
+    make_app: AppFactory, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_app(wx_trust_cloud_headers=True).test_client()
+    mine = [SignedIn(client, fake_wechat, "oCloudLeaver") for _ in range(2)]
+    theirs = SignedIn(client, fake_wechat, "oCloudStayer")
+    later = utcnow().replace(microsecond=0) + timedelta(hours=1)
+    monkeypatch.setattr(sessions, "utcnow", lambda: later)
+    out = client.post("/api/logout", headers={**CLOUD, "X-WX-OPENID": "oCloudLeaver"})
+    assert out.status_code == 200
+    assert [m.call("GET", "/api/user/profile")[0] for m in mine] == [401, 401]
+    assert theirs.call("GET", "/api/user/profile")[0] == 200
+    ended = AuthSession.select().join(User).where(User.openid == "oCloudLeaver")
+    assert [(s.revoked_at, s.updated_at) for s in ended] == [(later, later)] * 2
+    kept = AuthSession.select().join(User).where(User.openid == "oCloudStayer")
+    assert [s.revoked_at for s in kept] == [None]
+
+
+def test_a_token_logout_stamps_its_session(
+    client: FlaskClient, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = SignedIn(client, fake_wechat, "oStamped")
+    later = utcnow().replace(microsecond=0) + timedelta(hours=1)
+    monkeypatch.setattr(sessions, "utcnow", lambda: later)
+    assert user.call("POST", "/api/logout")[0] == 200
+    (session,) = AuthSession.select().join(User).where(User.openid == "oStamped")
+    assert (session.revoked_at, session.updated_at) == (later, later)
+
+
+def test_a_refresh_token_is_expired_at_its_expiry_instant(
+    client: FlaskClient, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = SignedIn(client, fake_wechat, "oAtTheEdge")
+    (row,) = RefreshToken.select()
+    monkeypatch.setattr(sessions, "utcnow", lambda: row.expires_at)
+    assert refresh(client, user.grant["refresh_token"]) == (401, "token_expired")
+
+
+def test_a_used_refresh_token_is_stamped(
+    client: FlaskClient, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = SignedIn(client, fake_wechat, "oRotating")
+    later = utcnow().replace(microsecond=0) + timedelta(minutes=5)
+    monkeypatch.setattr(sessions, "utcnow", lambda: later)
+    assert refresh(client, user.grant["refresh_token"])[0] == 200
+    (used,) = RefreshToken.select().where(RefreshToken.used_at.is_null(False))
+    assert (used.used_at, used.updated_at) == (later, later)
+
+
+def test_a_reused_refresh_token_is_logged_with_the_masked_openid(
+    client: FlaskClient, fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = SignedIn(client, fake_wechat, "oReusedTokenOwner")
+    raw = user.grant["refresh_token"]
+    assert refresh(client, raw)[0] == 200
+    caplog.clear()
+    assert refresh(client, raw) == (401, "token_invalid")
+    said = [r.getMessage() for r in caplog.records if r.name == "service.sessions"]
+    assert said == ["refresh token reused: session of oRe***ner revoked"]
+
+
+# -- the Authorization header
+
+
+@pytest.mark.parametrize(
+    "shape", ["Bearer {t}", "bearer {t}", "BEARER {t}", "Bearer  {t}", "Bearer {t} "]
+)
+def test_the_bearer_scheme_in_any_case_and_spacing_signs_in(
+    client: FlaskClient, fake_wechat: FakeWeChat, shape: str
+) -> None:
+    token = SignedIn(client, fake_wechat, "oSpacing").token
+    header = {"Authorization": shape.format(t=token)}
+    assert client.get("/api/user/profile", headers=header).status_code == 200
+
+
+@pytest.mark.parametrize("shape", ["Basic {t}", "Token {t}", "{t}", "Bearer", "Bearer   "])
+def test_any_other_authorization_is_token_invalid(
+    client: FlaskClient, fake_wechat: FakeWeChat, shape: str
+) -> None:
+    token = SignedIn(client, fake_wechat, "oOtherScheme").token
+    response = client.get("/api/user/profile", headers={"Authorization": shape.format(t=token)})
+    assert (response.status_code, response.json["error"]) == (401, "token_invalid")
+
+
+@pytest.mark.parametrize("sub", ["abc", "", None, "1.5"])
+def test_a_signed_token_whose_subject_is_no_user_id_is_token_invalid(
+    client: FlaskClient, config: Config, sub: object
+) -> None:
+    claims = {"sub": sub, "iat": 1, "exp": 4_000_000_000, "sid": "x"}
+    token = jwt.encode(claims, config.token_secret, algorithm="HS256")
+    response = client.get("/api/user/profile", headers=bearer(token))
+    assert (response.status_code, response.json["error"]) == (401, "token_invalid")
+
+
+# -- Cloud Run's identity headers
+
+
+def test_cloud_headers_without_a_unionid_make_a_user_without_one(make_app: AppFactory) -> None:
+    client = make_app(wx_trust_cloud_headers=True).test_client()
+    response = client.get("/api/user/profile", headers={**CLOUD, "X-WX-OPENID": "oNoUnion"})
+    assert response.status_code == 200, response.json
+    assert (response.json["data"]["openid"], response.json["data"]["unionid"]) == (
+        "oNoUnion",
+        None,
+    )
+
+
+def test_identity_headers_from_outside_wechat_are_logged_once(
+    trusting: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import auth
+
+    monkeypatch.setattr(auth, "_said_untrusted", type(auth._said_untrusted)())
+    caplog.set_level(logging.WARNING, logger="service.auth")
+    client = trusting.test_client()
+    for _ in range(3):
+        assert client.get("/api/user/profile", headers={"X-WX-OPENID": "oOutside"}).status_code
+    said = [r.getMessage() for r in caplog.records if r.name == "service.auth"]
+    assert said == [
+        "identity headers without X-WX-SOURCE ignored: the request did not come through WeChat"
+    ]
+
+
+@pytest.fixture
+def trusting(make_app: AppFactory) -> Flask:
+    return make_app(wx_trust_cloud_headers=True)
