@@ -122,12 +122,19 @@ def serve(session: nox.Session) -> None:
     )
 
 
+def _workers(posargs: list[str]) -> list[str]:
+    """pytest-xdist on every core, unless the arguments choose (`-n 0` runs in one process)."""
+    chosen = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in posargs)
+    return [] if chosen else ["-n", "auto"]
+
+
 @nox.session(python=PYTHONS)
 def unit(session: nox.Session) -> None:
     """Unit tests on SQLite; a run of the whole suite must cover UNIT_GATE % of service/."""
     install(session)
     session.run(
         "pytest",
+        *_workers(session.posargs),
         *_suite(["tests/unit"], session.posargs),
         *_gate(session, UNIT_GATE),
         env={"COVERAGE_FILE": ".coverage.unit"},

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -143,3 +145,32 @@ def test_expired_windows_are_purged_once_per_interval_per_process(
     remaining = buckets()
     assert "old-2" not in remaining
     assert any(name.startswith("purge:") for name in remaining)  # live windows stay
+
+
+def test_a_window_is_stored_by_name_window_and_a_bounded_digest(
+    app: Flask, frozen_clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key is stored hashed and cut to 40 hex digits; the window ends in UTC, whatever
+    the process's own time zone."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        ratelimit.hit(Limit("shape", 5, 60), "203.0.113.77")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    (row,) = RateLimit.select()
+    digest = hashlib.sha256(b"203.0.113.77").hexdigest()[:40]
+    assert row.bucket == f"shape:{1_800_000_010 // 60}:{digest}"
+    assert (row.hits, row.expires_at) == (1, datetime(2027, 1, 15, 8, 1))
+
+
+def test_retry_after_is_at_least_one_second(
+    limited: Flask, fake_wechat: FakeWeChat, frozen_clock: list[float]
+) -> None:
+    frozen_clock[0] += 49.5  # half a second before the window ends
+    client = limited.test_client()
+    for n in range(3):
+        assert login_from(client, fake_wechat, f"oLast{n}", "203.0.113.8").status == 200
+    refused = login_from(client, fake_wechat, "oLast9", "203.0.113.8")
+    assert (refused.status, refused.headers["Retry-After"]) == (429, "1")

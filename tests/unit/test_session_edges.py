@@ -5,6 +5,7 @@ token expires, what the Authorization header must look like, and the log lines s
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 import jwt
@@ -168,3 +169,48 @@ def test_identity_headers_from_outside_wechat_are_logged_once(
 @pytest.fixture
 def trusting(make_app: AppFactory) -> Flask:
     return make_app(wx_trust_cloud_headers=True)
+
+
+# -- what a login issues
+
+
+def test_an_access_token_carries_exactly_its_claims(
+    client: FlaskClient, fake_wechat: FakeWeChat, config: Config
+) -> None:
+    user = SignedIn(client, fake_wechat, "oClaims")
+    other = SignedIn(client, fake_wechat, "oClaims")
+    assert jwt.get_unverified_header(user.token)["alg"] == "HS256"
+    claims = jwt.decode(user.token, config.token_secret, algorithms=["HS256"])
+    (session,) = AuthSession.select().join(User).where(User.openid == "oClaims").limit(1)
+    assert set(claims) == {"sub", "openid", "role", "sid", "iat", "exp", "jti"}
+    assert (claims["sub"], claims["openid"], claims["role"]) == (str(user.id), "oClaims", 1)
+    assert claims["sid"] == session.key
+    assert claims["exp"] - claims["iat"] == config.access_token_ttl
+    assert re.fullmatch(r"[0-9a-f]{32}", claims["jti"])
+    assert claims["jti"] != jwt.decode(other.token, options={"verify_signature": False})["jti"]
+    refresh_token = user.grant["refresh_token"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{64}", refresh_token)  # 48 random bytes, URL-safe
+
+
+def test_a_returning_user_gains_the_unionid_wechat_now_gives(
+    client: FlaskClient, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import users
+
+    first = SignedIn(client, fake_wechat, "oGainsUnion")
+    bystander = SignedIn(client, fake_wechat, "oBystander")
+    assert first.me()["unionid"] is None
+    later = utcnow().replace(microsecond=0) + timedelta(hours=2)
+    monkeypatch.setattr(users, "utcnow", lambda: later)
+    code = fake_wechat.login_code("oGainsUnion", unionid="uGained")
+    again = client.post("/api/login", json={"code": code}).json["data"]
+    assert (again["user_id"], again["is_new_user"]) == (first.id, False)
+    row = User.get_by_id(first.id)
+    assert (row.unionid, row.updated_at) == ("uGained", later)
+    assert User.get_by_id(bystander.id).unionid is None
+    # The same unionid again changes nothing.
+    monkeypatch.setattr(users, "utcnow", lambda: later + timedelta(hours=1))
+    client.post(
+        "/api/login", json={"code": fake_wechat.login_code("oGainsUnion", unionid="uGained")}
+    )
+    assert User.get_by_id(first.id).updated_at == later
