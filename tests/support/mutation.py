@@ -42,7 +42,8 @@ def explained(path: Path) -> dict[str, str]:
 
 
 def module_of(mutant: str) -> str:
-    return mutant.split(".x_", 1)[0].removeprefix("service.")
+    """service.errors.x_register__mutmut_1, or xǁApiErrorǁ__init____mutmut_1 for a method."""
+    return mutant.removeprefix("service.").split(".", 1)[0]
 
 
 def main(argv: list[str] | None = None) -> int:

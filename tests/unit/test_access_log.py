@@ -10,6 +10,8 @@ from flask.testing import FlaskClient
 
 from service import counter
 from service.logs import JsonFormatter, mask
+from tests.support.fake_wechat import FakeWeChat
+from tests.support.identity import SignedIn
 
 
 def access_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -79,3 +81,14 @@ def test_access_line_is_one_json_object(
 )
 def test_identifiers_are_masked(value: str, masked: str) -> None:
     assert mask(value) == masked
+
+
+def test_a_signed_in_request_is_logged_with_the_masked_openid(
+    client: FlaskClient, fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = SignedIn(client, fake_wechat, "oLoggedReader42")
+    caplog.set_level(logging.INFO, logger="service")
+    caplog.clear()
+    assert user.call("GET", "/api/user/profile")[0] == 200
+    (record,) = access_records(caplog)
+    assert record.openid == mask("oLoggedReader42") == "oLo***r42"  # type: ignore[attr-defined]
