@@ -47,16 +47,24 @@ def test_a_cloud_logout_ends_every_session_of_that_user_only(
     make_app: AppFactory, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = make_app(wx_trust_cloud_headers=True).test_client()
-    mine = [SignedIn(client, fake_wechat, "oCloudLeaver") for _ in range(2)]
+    gone, *mine = [SignedIn(client, fake_wechat, "oCloudLeaver") for _ in range(3)]
     theirs = SignedIn(client, fake_wechat, "oCloudStayer")
-    later = utcnow().replace(microsecond=0) + timedelta(hours=1)
+    earlier = utcnow().replace(microsecond=0) + timedelta(minutes=10)
+    monkeypatch.setattr(sessions, "utcnow", lambda: earlier)
+    assert gone.call("POST", "/api/logout")[0] == 200
+    later = earlier + timedelta(hours=1)
     monkeypatch.setattr(sessions, "utcnow", lambda: later)
     out = client.post("/api/logout", headers={**CLOUD, "X-WX-OPENID": "oCloudLeaver"})
     assert out.status_code == 200
     assert [m.call("GET", "/api/user/profile")[0] for m in mine] == [401, 401]
     assert theirs.call("GET", "/api/user/profile")[0] == 200
     ended = AuthSession.select().join(User).where(User.openid == "oCloudLeaver")
-    assert [(s.revoked_at, s.updated_at) for s in ended] == [(later, later)] * 2
+    # The session that had ended already keeps the time it ended.
+    assert sorted((s.revoked_at, s.updated_at) for s in ended) == [
+        (earlier, earlier),
+        (later, later),
+        (later, later),
+    ]
     kept = AuthSession.select().join(User).where(User.openid == "oCloudStayer")
     assert [s.revoked_at for s in kept] == [None]
 
@@ -148,6 +156,14 @@ def test_cloud_headers_without_a_unionid_make_a_user_without_one(make_app: AppFa
         "oNoUnion",
         None,
     )
+
+
+def test_cloud_headers_with_a_new_unionid_answer_with_it_at_once(make_app: AppFactory) -> None:
+    client = make_app(wx_trust_cloud_headers=True).test_client()
+    headers = {**CLOUD, "X-WX-OPENID": "oLateUnion"}
+    assert client.get("/api/user/profile", headers=headers).json["data"]["unionid"] is None
+    now = client.get("/api/user/profile", headers={**headers, "X-WX-UNIONID": "uLate"})
+    assert now.json["data"]["unionid"] == "uLate"
 
 
 def test_identity_headers_from_outside_wechat_are_logged_once(
