@@ -124,7 +124,7 @@ def serve(session: nox.Session) -> None:
 
 def _workers(posargs: list[str]) -> list[str]:
     """pytest-xdist on every core, unless the arguments choose (`-n 0` runs in one process)."""
-    chosen = any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in posargs)
+    chosen = any(arg.startswith(("-n", "--numprocesses")) for arg in posargs)
     return [] if chosen else ["-n", "auto"]
 
 

@@ -15,11 +15,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from mutmut.stats import status_by_exit_code
+
 ROOT = Path(__file__).resolve().parents[2]
 SURVIVORS_FILE = ROOT / "tests" / "mutation-survivors.txt"
-KILLED = {1, 3, 36, 37, -24, 24, 152, 255, -11, -9}  # failed, crashed, timed out or mistyped
-SURVIVED = {0}
-NO_TESTS = {5, 33}
+#: mutmut's own verdicts (its exit-code table) that count as killed: the tests failed,
+#: crashed, ran out of time, or the type check refused the mutant.
+KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 
 
 def results(mutants: Path) -> dict[str, int | None]:
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             unchecked += 1
             continue
         total[module_of(name)] += 1
-        if code in KILLED:
+        if status_by_exit_code[code] in KILLED:
             killed[module_of(name)] += 1
         else:
             not_killed.append(name)
@@ -86,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{SURVIVORS_FILE.relative_to(ROOT)}"
     )
     for name in unexplained:
-        kind = "no tests" if found[name] in NO_TESTS else "survived"
-        print(f"  unexplained ({kind}): {name}   (mutmut show {name})")
+        print(f"  unexplained ({status_by_exit_code[found[name]]}): {name}   (mutmut show {name})")
     for name in stale:
         print(f"  listed but killed now (remove the line): {name}")
     if unchecked:

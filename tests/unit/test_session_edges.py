@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
 import pytest
@@ -30,6 +30,17 @@ def refresh(client: FlaskClient, raw: str) -> tuple[int, str | None]:
     return response.status_code, response.json.get("error")
 
 
+def clock_at(monkeypatch: pytest.MonkeyPatch, module: object, moment: datetime) -> datetime:
+    """`module`'s utcnow() answers `moment` from now on: the stamps a test expects, exactly."""
+    monkeypatch.setattr(module, "utcnow", lambda: moment)
+    return moment
+
+
+def soon(delta: timedelta) -> datetime:
+    """A whole second `delta` from now: what a MySQL DATETIME keeps, so rows compare equal."""
+    return utcnow().replace(microsecond=0) + delta
+
+
 def test_logout_ends_the_callers_session_and_no_other(
     client: FlaskClient, fake_wechat: FakeWeChat
 ) -> None:
@@ -49,11 +60,9 @@ def test_a_cloud_logout_ends_every_session_of_that_user_only(
     client = make_app(wx_trust_cloud_headers=True).test_client()
     gone, *mine = [SignedIn(client, fake_wechat, "oCloudLeaver") for _ in range(3)]
     theirs = SignedIn(client, fake_wechat, "oCloudStayer")
-    earlier = utcnow().replace(microsecond=0) + timedelta(minutes=10)
-    monkeypatch.setattr(sessions, "utcnow", lambda: earlier)
+    earlier = clock_at(monkeypatch, sessions, soon(timedelta(minutes=10)))
     assert gone.call("POST", "/api/logout")[0] == 200
-    later = earlier + timedelta(hours=1)
-    monkeypatch.setattr(sessions, "utcnow", lambda: later)
+    later = clock_at(monkeypatch, sessions, earlier + timedelta(hours=1))
     out = client.post("/api/logout", headers={**CLOUD, "X-WX-OPENID": "oCloudLeaver"})
     assert out.status_code == 200
     assert [m.call("GET", "/api/user/profile")[0] for m in mine] == [401, 401]
@@ -73,8 +82,7 @@ def test_a_token_logout_stamps_its_session(
     client: FlaskClient, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = SignedIn(client, fake_wechat, "oStamped")
-    later = utcnow().replace(microsecond=0) + timedelta(hours=1)
-    monkeypatch.setattr(sessions, "utcnow", lambda: later)
+    later = clock_at(monkeypatch, sessions, soon(timedelta(hours=1)))
     assert user.call("POST", "/api/logout")[0] == 200
     (session,) = AuthSession.select().join(User).where(User.openid == "oStamped")
     assert (session.revoked_at, session.updated_at) == (later, later)
@@ -85,7 +93,7 @@ def test_a_refresh_token_is_expired_at_its_expiry_instant(
 ) -> None:
     user = SignedIn(client, fake_wechat, "oAtTheEdge")
     (row,) = RefreshToken.select()
-    monkeypatch.setattr(sessions, "utcnow", lambda: row.expires_at)
+    clock_at(monkeypatch, sessions, row.expires_at)
     assert refresh(client, user.grant["refresh_token"]) == (401, "token_expired")
 
 
@@ -93,8 +101,7 @@ def test_a_used_refresh_token_is_stamped(
     client: FlaskClient, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = SignedIn(client, fake_wechat, "oRotating")
-    later = utcnow().replace(microsecond=0) + timedelta(minutes=5)
-    monkeypatch.setattr(sessions, "utcnow", lambda: later)
+    later = clock_at(monkeypatch, sessions, soon(timedelta(minutes=5)))
     assert refresh(client, user.grant["refresh_token"])[0] == 200
     (used,) = RefreshToken.select().where(RefreshToken.used_at.is_null(False))
     assert (used.used_at, used.updated_at) == (later, later)
@@ -216,8 +223,7 @@ def test_a_returning_user_gains_the_unionid_wechat_now_gives(
     first = SignedIn(client, fake_wechat, "oGainsUnion")
     bystander = SignedIn(client, fake_wechat, "oBystander")
     assert first.me()["unionid"] is None
-    later = utcnow().replace(microsecond=0) + timedelta(hours=2)
-    monkeypatch.setattr(users, "utcnow", lambda: later)
+    later = clock_at(monkeypatch, users, soon(timedelta(hours=2)))
     code = fake_wechat.login_code("oGainsUnion", unionid="uGained")
     again = client.post("/api/login", json={"code": code}).json["data"]
     assert (again["user_id"], again["is_new_user"]) == (first.id, False)
@@ -225,7 +231,7 @@ def test_a_returning_user_gains_the_unionid_wechat_now_gives(
     assert (row.unionid, row.updated_at) == ("uGained", later)
     assert User.get_by_id(bystander.id).unionid is None
     # The same unionid again changes nothing.
-    monkeypatch.setattr(users, "utcnow", lambda: later + timedelta(hours=1))
+    clock_at(monkeypatch, users, later + timedelta(hours=1))
     client.post(
         "/api/login", json={"code": fake_wechat.login_code("oGainsUnion", unionid="uGained")}
     )
