@@ -16,6 +16,7 @@ import requests
 from service.openapi import SPEC_PATH
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.live_server import PROJECT_ROOT, LiveServer, promote
+from tests.support.tools import untraced
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 # A hard stop only: --max-examples bounds the run (--max-time would make fuzzing
@@ -80,6 +81,7 @@ def test_every_operation_keeps_its_contract(
             "--no-color",
         ],
         cwd=PROJECT_ROOT,
+        env=untraced(),  # the server under test is measured; the fuzzer need not be
         capture_output=True,
         text=True,
         timeout=MAX_SECONDS,

@@ -10,18 +10,20 @@ import sqlite3
 import subprocess
 import sys
 import venv
+from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 
 from service.models import MODELS
 from tests.support.live_server import PROJECT_ROOT
+from tests.support.tools import untraced
 
 
-def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
+def run(*command: str | Path, cwd: Path, env: Mapping[str, str] | None = None) -> str:
     done = subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
-        env=env,
+        env=untraced(env),  # pip need not be measured; the wheel's own venv has no coverage
         capture_output=True,
         text=True,
         timeout=600,

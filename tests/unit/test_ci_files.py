@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from tests.support.live_server import PROJECT_ROOT
+from tests.support.tools import untraced
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 
@@ -98,7 +99,13 @@ def tool(name: str) -> str:
 
 def check(*command: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        list(command), cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        list(command),
+        cwd=cwd,
+        env=untraced(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -171,3 +178,11 @@ def test_tox_runs_the_nox_session_of_each_name() -> None:
     assert envs == defined
     assert [e.strip() for e in tox["tox"]["env_list"].split(",")] == default
     assert all("commands" not in tox[s] for s in tox.sections() if s != "testenv")
+
+
+def test_a_tool_is_started_without_coverage_and_with_everything_else() -> None:
+    """Tools (schemathesis, pip, check-jsonschema) run none of service/: measuring them
+    would only slow them down; the rest of their environment is the caller's."""
+    given = {"PATH": "/bin", "COVERAGE_PROCESS_CONFIG": "{}", "COVERAGE_PROCESS_START": "x"}
+    assert untraced(given) == {"PATH": "/bin"}
+    assert given["COVERAGE_PROCESS_START"] == "x"  # the caller's mapping is left as it was

@@ -79,9 +79,10 @@ def test_other_errors_are_not_retried(client: WeChatClient, fake_wechat: FakeWeC
 
 
 def test_a_stall_past_the_read_timeout_is_unavailable_after_one_retry(
-    client: WeChatClient, fake_wechat: FakeWeChat
+    config: Config, fake_wechat: FakeWeChat
 ) -> None:
-    code = fake_wechat.login_code(stall=client.timeout[1] + 0.5)
+    client = WeChatClient(replace(config, wx_read_timeout=0.3))  # two waits of 0.3 s, not 1 s
+    code = fake_wechat.login_code(stall=client.timeout[1] + 0.3)
     assert error_of(client.code2session, code) == (502, "wechat_unavailable")
     assert fake_wechat.calls["/sns/jscode2session"] == 2
 
