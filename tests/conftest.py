@@ -33,7 +33,7 @@ from tests.support.mysql import (
     Snapshot,
     choose_provider,
 )
-from tests.support.reporting import say, summary_lines
+from tests.support.reporting import say, summary_lines, take_from_worker
 from tests.support.wechat_credentials import missing_real_credentials
 
 #: Hypothesis: 40 examples per property in everyday runs; HYPOTHESIS_PROFILE=thorough for 1,000.
@@ -87,6 +87,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "wechat" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called with `-n`
+def pytest_testnodedown(node: Any, error: object) -> None:
+    take_from_worker(node.config, node.gateway.id, getattr(node, "workeroutput", {}))
 
 
 def pytest_terminal_summary(
