@@ -145,6 +145,8 @@ def _workers(posargs: list[str], most: int | None = None) -> list[str]:
     if chosen:
         return []
     cores = os.cpu_count() or 1
+    if most == 1:
+        return []
     count = str(min(cores, most)) if most else "auto"
     return ["-n", count, "--dist", "worksteal"]
 
@@ -173,6 +175,11 @@ def unit(session: nox.Session) -> None:
     )
 
 
+def _docker_mode() -> bool:
+    """RUN_DOCKER_INTEGRATION_TESTS=true, read as tests/support/compose.py reads it."""
+    return os.environ.get("RUN_DOCKER_INTEGRATION_TESTS", "").strip().lower() == "true"
+
+
 @nox.session(python=CONTAINER_PYTHON)
 def integration(session: nox.Session) -> None:
     """tests/integration on a real MySQL, and the unit modules marked both_databases again on it.
@@ -183,7 +190,8 @@ def integration(session: nox.Session) -> None:
     session.run(
         "pytest",
         "--db=mysql",
-        *_workers(session.posargs, most=MOST_MYSQL_WORKERS),
+        # The container tests build one image and run one compose project: one process.
+        *_workers(session.posargs, most=1 if _docker_mode() else MOST_MYSQL_WORKERS),
         *_suite(["tests/integration", "tests/unit"], session.posargs),
         *_gate(session, INTEGRATION_GATE),
         env={"COVERAGE_FILE": ".coverage.integration"},
