@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 import venv
 from collections.abc import Mapping
 from contextlib import closing
@@ -34,13 +33,24 @@ def run(*command: str | Path, cwd: Path, env: Mapping[str, str] | None = None) -
 
 
 def test_the_installed_wheel_migrates_an_empty_database_and_serves(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", dist, PROJECT_ROOT, cwd=tmp_path)
-    (wheel,) = dist.glob("*.whl")
-
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / "bin"
+    # The new environment's own pip builds the wheel: the suite's may have none
+    # (nox's uv backend makes virtualenvs without pip).
+    dist = tmp_path / "dist"
+    run(
+        bin_dir / "python",
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "-w",
+        dist,
+        PROJECT_ROOT,
+        cwd=tmp_path,
+    )
+    (wheel,) = dist.glob("*.whl")
     run(bin_dir / "python", "-m", "pip", "install", "--quiet", wheel, cwd=tmp_path)
 
     elsewhere = tmp_path / "elsewhere"
