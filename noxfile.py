@@ -142,12 +142,9 @@ def _workers(posargs: list[str], most: int | None = None) -> list[str]:
     suite's few long tests (the fuzzer, the outages) do not leave one core idle at the end.
     """
     chosen = any(arg.startswith(("-n", "--numprocesses")) for arg in posargs)
-    if chosen:
+    if chosen or most == 1:
         return []
-    cores = os.cpu_count() or 1
-    if most == 1:
-        return []
-    count = str(min(cores, most)) if most else "auto"
+    count = str(min(os.cpu_count() or 1, most)) if most else "auto"
     return ["-n", count, "--dist", "worksteal"]
 
 

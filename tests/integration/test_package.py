@@ -9,20 +9,18 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import venv
-from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 
 from service.models import MODELS
 from tests.support.live_server import PROJECT_ROOT
-from tests.support.tools import untraced
 
 
-def run(*command: str | Path, cwd: Path, env: Mapping[str, str] | None = None) -> str:
+def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
-        env=untraced(env),  # pip need not be measured; the wheel's own venv has no coverage
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
