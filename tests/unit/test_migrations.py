@@ -183,3 +183,22 @@ def test_the_migrations_ship_inside_the_package() -> None:
 
     assert migrations.MIGRATIONS_DIR.parent == Path(service.__file__).parent
     assert len(MIGRATION_NAMES) >= 4
+
+
+def test_a_failing_migration_names_its_file_and_line(app: Flask, tmp_path: Path) -> None:
+    """The traceback of a broken migration points into that file, with its source line."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, copy)
+    broken = copy / f"{len(MIGRATION_NAMES) + 1:03}_broken.py"
+    broken.write_text(
+        "def migrate(migrator, database, *, fake=False):\n"
+        "    # 注释: a comment in UTF-8, whatever the locale\n"
+        "    raise LookupError('the broken step')\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(LookupError, match="the broken step") as failure:
+        migrations.upgrade(migrate_dir=copy)
+    where = failure.traceback[-1]
+    assert (Path(where.path), where.lineno + 1) == (broken, 3)
+    assert "raise LookupError" in str(where.statement)
+    assert migrations.status(migrate_dir=copy).pending == [broken.stem]
