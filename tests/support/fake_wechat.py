@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,6 +29,7 @@ class LoginCode:
     unionid: str | None = None
     errcode: int | None = None  # answer with this error instead (45011, 40226, -1, ...)
     stall: float = 0.0  # seconds to wait before answering
+    stall_once: bool = False  # only the first answer is late (the code is used all the same)
 
 
 class FakeWeChat:
@@ -52,6 +54,8 @@ class FakeWeChat:
         self.saw_access_token = 0
         self.issued_session_keys: list[str] = []
         self.sent_messages: list[dict[str, Any]] = []  # what cgi-bin/message/custom/send got
+        #: path -> answers given instead of WeChat's, oldest first (see `interpose`)
+        self._interposed: dict[str, list[tuple[int, str, bytes]]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, 0), self._handler())
         self._server.daemon_threads = True
@@ -77,12 +81,13 @@ class FakeWeChat:
         unionid: str | None = None,
         errcode: int | None = None,
         stall: float = 0.0,
+        stall_once: bool = False,
     ) -> str:
         """A fresh code, as wx.login() would hand one to the mini program."""
         code = f"code-{secrets.token_hex(8)}"
         openid = openid or f"o{secrets.token_urlsafe(20)[:27]}"
         with self._lock:
-            self._codes[code] = LoginCode(openid, unionid, errcode, stall)
+            self._codes[code] = LoginCode(openid, unionid, errcode, stall, stall_once)
         return code
 
     def phone_code(self, phone_number: str) -> str:
@@ -90,6 +95,24 @@ class FakeWeChat:
         with self._lock:
             self._phones[code] = phone_number
         return code
+
+    def interpose(
+        self,
+        path: str,
+        body: bytes | str,
+        *,
+        status: int = 200,
+        content_type: str = "application/json",
+        times: int = 1,
+    ) -> None:
+        """The next `times` requests to `path` get this answer instead of WeChat's.
+
+        What a proxy or gateway between the service and WeChat can send: an
+        HTML error page, a 5xx, a body WeChat itself never sends.
+        """
+        data = body.encode() if isinstance(body, str) else body
+        with self._lock:
+            self._interposed.setdefault(path, []).extend([(status, content_type, data)] * times)
 
     def reset(self) -> None:
         """Forget every code, token and count, for the next test."""
@@ -101,6 +124,7 @@ class FakeWeChat:
             self.calls.clear()
             self.issued_session_keys.clear()
             self.sent_messages.clear()
+            self._interposed.clear()
             self.cloud_mode = False
             self.saw_access_token = 0
 
@@ -120,8 +144,13 @@ class FakeWeChat:
         code = query.get("js_code", "")
         with self._lock:
             entry = self._codes.get(code)
-        if entry is not None and entry.stall:
+            late = entry is not None and not (entry.stall_once and code in self._used)
+        reply = self._session_for(code, entry)
+        if late and entry is not None:  # WeChat has used the code; its answer is late
             time.sleep(entry.stall)
+        return reply
+
+    def _session_for(self, code: str, entry: LoginCode | None) -> dict[str, Any]:
         with self._lock:
             if entry is None:
                 return {"errcode": 40029, "errmsg": "invalid code"}
@@ -130,8 +159,7 @@ class FakeWeChat:
             if code in self._used:
                 return {"errcode": 40163, "errmsg": "code been used"}
             self._used.add(code)
-        reply = {"openid": entry.openid, "session_key": secrets.token_urlsafe(16)}
-        with self._lock:
+            reply = {"openid": entry.openid, "session_key": secrets.token_urlsafe(16)}
             self.issued_session_keys.append(reply["session_key"])
         if entry.unionid:
             reply["unionid"] = entry.unionid
@@ -204,7 +232,8 @@ class FakeWeChat:
                     self.send_header("x-openapi-seqid", secrets.token_hex(8))
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                with suppress(ConnectionError):  # a client that timed out has gone
+                    self.wfile.write(data)
 
             def _route(self) -> tuple[str, dict[str, str]]:
                 parts = urlsplit(self.path)
@@ -212,8 +241,25 @@ class FakeWeChat:
                 fake.calls[parts.path] += 1
                 return parts.path, query
 
+            def _interposed(self, path: str) -> bool:
+                """Answer as `interpose` said, if it said anything for this path."""
+                with fake._lock:
+                    queued = fake._interposed.get(path)
+                    answer = queued.pop(0) if queued else None
+                if answer is None:
+                    return False
+                status, content_type, data = answer
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return True
+
             def do_GET(self) -> None:
                 path, query = self._route()
+                if self._interposed(path):
+                    return
                 if path == "/sns/jscode2session":
                     self._reply(fake._jscode2session(query))
                 else:
@@ -227,6 +273,8 @@ class FakeWeChat:
                 except ValueError:
                     body = {}
                 refusal = fake._cloud_refusal(query) if fake.cloud_mode else None
+                if self._interposed(path):
+                    return
                 if refusal is not None:
                     self._reply(refusal)
                 elif path == "/cgi-bin/stable_token":

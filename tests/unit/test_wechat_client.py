@@ -159,3 +159,79 @@ def test_a_revoked_access_token_is_replaced_once(
 
 def test_unknown_phone_code_is_invalid_code(client: WeChatClient, fake_wechat: FakeWeChat) -> None:
     assert error_of(client.phone_number, "no-such-code") == (400, "invalid_code")
+
+
+CODE2SESSION = "/sns/jscode2session"
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body"),
+    [
+        (502, "text/html", "<html><body>502 Bad Gateway</body></html>"),
+        (503, "application/json", '{"errcode": 0}'),
+        (200, "text/html", "<html>maintenance</html>"),
+        (200, "application/json", '["not", "an", "object"]'),
+    ],
+    ids=["5xx-page", "5xx-json", "200-html", "200-json-array"],
+)
+def test_what_a_gateway_sends_instead_of_wechat_is_unavailable_after_one_retry(
+    client: WeChatClient,
+    fake_wechat: FakeWeChat,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    content_type: str,
+    body: str,
+) -> None:
+    fake_wechat.interpose(CODE2SESSION, body, status=status, content_type=content_type, times=2)
+    assert error_of(client.code2session, fake_wechat.login_code()) == (502, "wechat_unavailable")
+    assert fake_wechat.calls[CODE2SESSION] == 2
+    assert body not in caplog.text  # the reason is logged, not what the gateway said
+
+
+def test_a_gateway_error_then_wechat_answering_logs_in(
+    client: WeChatClient, fake_wechat: FakeWeChat
+) -> None:
+    fake_wechat.interpose(CODE2SESSION, "<html>502</html>", status=502, content_type="text/html")
+    assert client.code2session(fake_wechat.login_code("oAfterGateway")).openid == "oAfterGateway"
+    assert fake_wechat.calls[CODE2SESSION] == 2
+
+
+def test_a_code_our_timed_out_first_attempt_used_is_wechats_fault_not_the_clients(
+    config: Config, fake_wechat: FakeWeChat
+) -> None:
+    """The first attempt reached WeChat and used the code; the retry hears "code been used"."""
+    client = WeChatClient(replace(config, wx_read_timeout=0.3))
+    code = fake_wechat.login_code(stall=client.timeout[1] + 0.3, stall_once=True)
+    assert error_of(client.code2session, code) == (502, "wechat_unavailable")
+    assert fake_wechat.calls[CODE2SESSION] == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"errcode": 0, "errmsg": "ok"}', '{"access_token": 7, "expires_in": 7200}'],
+    ids=["no-token", "token-not-text"],
+)
+def test_a_stable_token_answer_without_a_usable_token_is_a_wechat_error(
+    client: WeChatClient, fake_wechat: FakeWeChat, body: str
+) -> None:
+    fake_wechat.interpose("/cgi-bin/stable_token", body)
+    assert error_of(client.access_token) == (502, "wechat_error")
+    assert client.access_token().startswith("token-")  # nothing bad was kept
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"errcode": 0, "errmsg": "ok"}',
+        '{"errcode": 0, "phone_info": "13800000000"}',
+        '{"errcode": 0, "phone_info": {"phoneNumber": 13800000000}}',
+        '{"errcode": 40999, "phone_info": {"phoneNumber": "13800000000"}}',
+    ],
+    ids=["no-phone-info", "phone-info-not-object", "number-not-text", "unknown-errcode"],
+)
+def test_a_phone_answer_without_a_number_is_a_wechat_error(
+    client: WeChatClient, fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture, body: str
+) -> None:
+    fake_wechat.interpose("/wxa/business/getuserphonenumber", body)
+    assert error_of(client.phone_number, "any-code") == (502, "wechat_error")
+    assert "13800000000" not in caplog.text
