@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from service import counter
-from service.logs import JsonFormatter, mask
+from service.logs import JsonFormatter, mask, mask_phone
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import SignedIn
 
@@ -81,6 +81,20 @@ def test_access_line_is_one_json_object(
 )
 def test_identifiers_are_masked(value: str, masked: str) -> None:
     assert mask(value) == masked
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+8613812345678", "+86138****5678"),
+        ("13812345678", "138****5678"),
+        ("1234567", "****4567"),
+        ("123456", "***"),
+        ("", "***"),
+    ],
+)
+def test_phone_numbers_are_masked_to_their_first_and_last_digits(number: str, masked: str) -> None:
+    assert mask_phone(number) == masked
 
 
 def test_a_signed_in_request_is_logged_with_the_masked_openid(

@@ -81,6 +81,9 @@ def test_secrets_stay_out_of_repr() -> None:
         ({"MYSQL_POOL_SIZE": "many"}, "MYSQL_POOL_SIZE"),
         ({"MYSQL_POOL_SIZE": "0"}, "MYSQL_POOL_SIZE"),
         ({"MAX_BODY_BYTES": "-1"}, "MAX_BODY_BYTES"),
+        ({"MYSQL_READ_TIMEOUT": "soon"}, "MYSQL_READ_TIMEOUT"),
+        ({"WX_READ_TIMEOUT": "5s"}, "WX_READ_TIMEOUT"),
+        ({"MYSQL_WAKE_TIMEOUT": "0"}, "MYSQL_WAKE_TIMEOUT"),
     ],
 )
 def test_unusable_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:

@@ -130,6 +130,16 @@ def test_odd_values_are_stored_rather_than_refused(client: FlaskClient) -> None:
     assert row.create_time is None
 
 
+def test_a_body_with_neither_msgid_nor_sender_is_known_by_its_content(client: FlaskClient) -> None:
+    """Repeats of one such body are stored once; another body is another row."""
+    bodies = [{"MsgType": "event", "Event": "debug_demo", "n": n} for n in (1, 1, 2, 1)]
+    for body in bodies:
+        assert push(client, body).get_data() == b"success"
+    keys = [row.dedupe_key for row in PushMessage.select().order_by(PushMessage.id)]
+    assert len(keys) == 2
+    assert all(key.startswith("body:") and len(key) == len("body:") + 64 for key in keys)
+
+
 def test_without_x_wx_source_a_push_is_refused(client: FlaskClient) -> None:
     response = client.post("/wx/push", json=message(3))
     assert response.status_code == 403
