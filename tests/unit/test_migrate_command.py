@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -12,12 +11,13 @@ import peewee as pw
 
 from service import migrations
 from tests.support.live_server import PROJECT_ROOT
+from tests.support.tools import untraced
 
 MIGRATION_NAMES = sorted(p.stem for p in migrations.MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.py"))
 
 
 def flask_cli(project: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(project)}
+    env = {**untraced(), "DATABASE_URL": database_url, "PYTHONPATH": str(project)}
     env.pop("FLASK_APP", None)
     return subprocess.run(
         [sys.executable, "-m", "flask", *args],

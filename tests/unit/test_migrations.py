@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from service import db, migrations
-from service.models import MODELS
+from service.models import MODELS, Counter
 from tests.support.live_server import PROJECT_ROOT
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
@@ -91,6 +91,50 @@ def test_migrate_finds_nothing_when_models_match(app: Flask, tmp_path: Path) -> 
     shutil.copytree(migrations.MIGRATIONS_DIR, copy)
     assert migrations.create("nothing", migrate_dir=copy) is None
     assert sorted(p.name for p in copy.glob("[0-9]*.py")) == [f"{n}.py" for n in MIGRATION_NAMES]
+
+
+class LabelledCounter(Counter):
+    """The counter model as a developer might change it: one column more."""
+
+    label = pw.CharField(max_length=40, null=True)
+
+    class Meta:
+        table_name = "Counters"
+
+
+def test_a_model_change_becomes_the_next_migration_and_applies(app: Flask, tmp_path: Path) -> None:
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, copy)
+    changed = [LabelledCounter if model is Counter else model for model in MODELS]
+    name = migrations.create("add_label", migrate_dir=copy, models=changed)
+    assert name == f"{len(MIGRATION_NAMES) + 1:03}_add_label"
+    text = (copy / f"{name}.py").read_text(encoding="utf-8")
+    assert text.startswith(f'"""{name}: created by `flask db migrate`."""\n')
+    assert "label=pw.CharField(max_length=40, null=True)" in text
+    assert "migrator.remove_fields('Counters', 'label')" in text
+
+    assert migrations.upgrade(migrate_dir=copy) == [name]
+    assert "label" in {c.name for c in db.database.get_columns("Counters")}
+    assert migrations.downgrade(migrate_dir=copy) == [name]
+    assert "label" not in {c.name for c in db.database.get_columns("Counters")}
+
+
+@pytest.mark.parametrize("message", ["", "   ", "drop; table", "../../escape", "a-b"])
+def test_flask_db_migrate_refuses_a_message_that_cannot_name_a_file(
+    runner: FlaskCliRunner, message: str
+) -> None:
+    result = runner.invoke(args=["db", "migrate", "-m", message])
+    assert result.exit_code == 2
+    assert "use letters, digits and spaces" in result.output
+    files = sorted(p.stem for p in migrations.MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.py"))
+    assert files == MIGRATION_NAMES
+
+
+def test_flask_db_migrate_writes_nothing_when_the_models_match(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["db", "migrate", "-m", "Nothing new"])
+    assert (result.exit_code, result.output) == (0, "no changes: the models match the migrations\n")
+    files = sorted(p.stem for p in migrations.MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.py"))
+    assert files == MIGRATION_NAMES
 
 
 def test_concurrent_upgrades_apply_each_migration_once(
