@@ -221,6 +221,13 @@ class FakeWeChat:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as WeChat's servers do: the client's pool reuses one
+            # connection rather than opening one (and this server a thread) per call.
+            protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes: without TCP_NODELAY the body
+            # waits for the client's delayed ACK (40 ms) on a kept-alive connection.
+            disable_nagle_algorithm = True
+
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
