@@ -24,6 +24,7 @@ from hypothesis import settings
 
 from service import create_app, db, migrations
 from service.config import Config
+from tests.support import routing
 from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.mysql import (
@@ -35,6 +36,8 @@ from tests.support.mysql import (
 )
 from tests.support.reporting import say, summary_lines, take_from_worker
 from tests.support.wechat_credentials import missing_real_credentials
+
+routing.install()  # each rule's URL builder compiled once per run, not once per app
 
 #: Hypothesis: 40 examples per property in everyday runs; HYPOTHESIS_PROFILE=thorough for 1,000.
 settings.register_profile("everyday", max_examples=40)
