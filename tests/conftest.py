@@ -51,9 +51,10 @@ BOTH_DATABASES = "both_databases"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--db",
-        choices=("sqlite", "mysql"),
+        choices=("sqlite", "mysql", "both"),
         default="sqlite",
-        help="where the unit modules marked both_databases keep their data (default: sqlite)",
+        help="where the unit modules marked both_databases keep their data (default: sqlite); "
+        "both: each of their tests runs on each, in one run (nox -s mutate)",
     )
 
 
@@ -66,9 +67,27 @@ def in_integration_suite(item: pytest.Item | pytest.FixtureRequest) -> bool:
     return "integration" in path.parts
 
 
+def on_both(config: pytest.Config) -> bool:
+    return bool(config.getoption("db") == "both")
+
+
 def uses_mysql(request: pytest.FixtureRequest) -> bool:
-    """The integration suite always, and the unit suite when run with `--db=mysql`."""
-    return on_mysql(request.config) or in_integration_suite(request)
+    """The integration suite always, the unit suite with `--db=mysql`, a test's [mysql] run."""
+    return request.getfixturevalue("database_kind") == "mysql"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`--db=both`: a both_databases test that keeps data runs as [sqlite] and as [mysql].
+
+    One pytest run then kills a mutant with either database, which is what
+    mutation testing needs (`nox -s mutate`); everyday runs leave the choice to `--db`.
+    """
+    if (
+        on_both(metafunc.config)
+        and metafunc.definition.get_closest_marker(BOTH_DATABASES)
+        and "database_kind" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("database_kind", ["sqlite", "mysql"], indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -146,7 +165,16 @@ def mysql_database_url(mysql_server: MySQLServer, run_database: str) -> str:
 
 
 @pytest.fixture
-def database_url(request: pytest.FixtureRequest) -> str:
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """sqlite or mysql: the test's own parameter under `--db=both`, else the suite and `--db`."""
+    chosen = getattr(request, "param", None)
+    if chosen is not None:
+        return str(chosen)
+    return "mysql" if on_mysql(request.config) or in_integration_suite(request) else "sqlite"
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, database_kind: str) -> str:
     if uses_mysql(request):
         url: str = request.getfixturevalue("mysql_database_url")
         return url
@@ -154,7 +182,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def file_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def file_database_url(request: pytest.FixtureRequest, tmp_path: Path, database_kind: str) -> str:
     """A database that several processes or threads can share at once (MySQL is, anyway)."""
     if uses_mysql(request):
         url: str = request.getfixturevalue("database_url")

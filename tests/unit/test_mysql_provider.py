@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from tests.support import with_mysql
 from tests.support.mysql import (
     ContainerServer,
     ExternalServer,
@@ -181,3 +183,50 @@ def test_only_suite_databases_can_be_dropped() -> None:
     server = MySQLServer("h", 3306, "root", "", "external", "")
     with pytest.raises(ValueError, match="refusing"):
         server.drop_database("flask_demo")
+
+
+class Recorded:
+    """A provider whose server is named, not run: what the runner does around it is the test."""
+
+    name = "recorded"
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def start(self) -> MySQLServer:
+        self.events.append("start")
+        return MySQLServer("127.0.0.9", 3399, "u s", "p@ss", self.name, "recorded")
+
+    def stop(self) -> None:
+        self.events.append("stop")
+
+
+PRINT_ENV = (
+    "import os, sys; names = ('MYSQL_PROVIDER', 'MYSQL_ADDRESS', 'MYSQL_USERNAME', "
+    "'MYSQL_PASSWORD'); print('|'.join(os.environ[n] for n in names)); sys.exit(int(sys.argv[1]))"
+)
+
+
+@pytest.mark.parametrize("exit_code", [0, 3])
+def test_with_mysql_starts_one_server_for_the_command_and_stops_it(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], exit_code: int
+) -> None:
+    provider = Recorded()
+    monkeypatch.setattr(with_mysql, "choose_provider", lambda env: provider)
+    argv = ["--", sys.executable, "-c", PRINT_ENV, str(exit_code)]
+    assert with_mysql.main(argv) == exit_code
+    assert provider.events == ["start", "stop"]
+    assert "address|127.0.0.9:3399|u s|p@ss" in capfd.readouterr().out
+
+
+def test_with_mysql_without_a_server_says_why_and_runs_nothing(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def none_found(env: Mapping[str, str]) -> Recorded:
+        raise NoMySQLAvailable("no MySQL for the integration suite: nothing here")
+
+    monkeypatch.setattr(with_mysql, "choose_provider", none_found)
+    assert with_mysql.main(["--", sys.executable, "-c", "print('ran')"]) == 1
+    out, err = capfd.readouterr()
+    assert "ran" not in out
+    assert "with_mysql: no MySQL for the integration suite" in err
