@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'all':<14} {all_total:>8} {all_killed:>7} {score:>6.1f}")
 
     unexplained = [n for n in not_killed if n not in reasons]
-    stale = sorted(set(reasons) - set(not_killed))
+    # Listed, checked and killed: a mutant not checked in this run says nothing yet.
+    stale = sorted(n for n in reasons if found.get(n) is not None and n not in not_killed)
     print(
         f"\n{len(not_killed)} not killed, {len(not_killed) - len(unexplained)} explained in "
         f"{SURVIVORS_FILE.relative_to(ROOT)}"
