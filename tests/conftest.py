@@ -71,11 +71,6 @@ def on_both(config: pytest.Config) -> bool:
     return bool(config.getoption("db") == "both")
 
 
-def uses_mysql(request: pytest.FixtureRequest) -> bool:
-    """The integration suite always, the unit suite with `--db=mysql`, a test's [mysql] run."""
-    return request.getfixturevalue("database_kind") == "mysql"
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """`--db=both`: a both_databases test that keeps data runs as [sqlite] and as [mysql].
 
@@ -166,7 +161,8 @@ def mysql_database_url(mysql_server: MySQLServer, run_database: str) -> str:
 
 @pytest.fixture
 def database_kind(request: pytest.FixtureRequest) -> str:
-    """sqlite or mysql: the test's own parameter under `--db=both`, else the suite and `--db`."""
+    """sqlite or mysql: the test's own parameter under `--db=both`; else mysql for the
+    integration suite and for the unit suite run with `--db=mysql`."""
     chosen = getattr(request, "param", None)
     if chosen is not None:
         return str(chosen)
@@ -175,7 +171,7 @@ def database_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, database_kind: str) -> str:
-    if uses_mysql(request):
+    if database_kind == "mysql":
         url: str = request.getfixturevalue("mysql_database_url")
         return url
     return "sqlite:///:memory:"
@@ -184,7 +180,7 @@ def database_url(request: pytest.FixtureRequest, database_kind: str) -> str:
 @pytest.fixture
 def file_database_url(request: pytest.FixtureRequest, tmp_path: Path, database_kind: str) -> str:
     """A database that several processes or threads can share at once (MySQL is, anyway)."""
-    if uses_mysql(request):
+    if database_kind == "mysql":
         url: str = request.getfixturevalue("database_url")
         return url
     return f"sqlite:///{tmp_path / 'shared.sqlite3'}"

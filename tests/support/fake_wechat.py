@@ -144,10 +144,11 @@ class FakeWeChat:
         code = query.get("js_code", "")
         with self._lock:
             entry = self._codes.get(code)
-            late = entry is not None and not (entry.stall_once and code in self._used)
+            stall = 0.0
+            if entry is not None and not (entry.stall_once and code in self._used):
+                stall = entry.stall
         reply = self._session_for(code, entry)
-        if late and entry is not None:  # WeChat has used the code; its answer is late
-            time.sleep(entry.stall)
+        time.sleep(stall)  # WeChat has used the code already; only its answer is late
         return reply
 
     def _session_for(self, code: str, entry: LoginCode | None) -> dict[str, Any]:
@@ -231,16 +232,22 @@ class FakeWeChat:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
-            def _reply(self, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(200)  # WeChat reports errors in the body, with HTTP 200
-                self.send_header("Content-Type", "application/json; encoding=utf-8")
-                if fake.cloud_mode:  # the platform's relay marks what it passed on
-                    self.send_header("x-openapi-seqid", secrets.token_hex(8))
+            def _send(self, status: int, content_type: str, data: bytes, **headers: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 with suppress(ConnectionError):  # a client that timed out has gone
                     self.wfile.write(data)
+
+            def _reply(self, payload: dict[str, Any]) -> None:
+                # The platform's relay marks what it passed on.
+                relayed = {"x-openapi-seqid": secrets.token_hex(8)} if fake.cloud_mode else {}
+                # WeChat reports errors in the body, with HTTP 200.
+                data = json.dumps(payload).encode()
+                self._send(200, "application/json; encoding=utf-8", data, **relayed)
 
             def _route(self) -> tuple[str, dict[str, str]]:
                 parts = urlsplit(self.path)
@@ -255,12 +262,7 @@ class FakeWeChat:
                     answer = queued.pop(0) if queued else None
                 if answer is None:
                     return False
-                status, content_type, data = answer
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._send(*answer)
                 return True
 
             def do_GET(self) -> None:
@@ -279,9 +281,9 @@ class FakeWeChat:
                     body = json.loads(self.rfile.read(length) or b"{}")
                 except ValueError:
                     body = {}
-                refusal = fake._cloud_refusal(query) if fake.cloud_mode else None
-                if self._interposed(path):
+                if self._interposed(path):  # before the relay: WeChat never saw it
                     return
+                refusal = fake._cloud_refusal(query) if fake.cloud_mode else None
                 if refusal is not None:
                     self._reply(refusal)
                 elif path == "/cgi-bin/stable_token":

@@ -22,7 +22,19 @@ from tests.support.live_server import PROJECT_ROOT
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
-MIGRATION_NAMES = sorted(p.stem for p in migrations.MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.py"))
+
+def migration_names(where: Path = migrations.MIGRATIONS_DIR) -> list[str]:
+    return sorted(p.stem for p in where.glob("[0-9][0-9][0-9]_*.py"))
+
+
+def copied_migrations(tmp_path: Path) -> Path:
+    """The package's migrations in a folder a test may add to."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, copy)
+    return copy
+
+
+MIGRATION_NAMES = migration_names()
 
 
 def table_names() -> set[str]:
@@ -87,8 +99,7 @@ def test_cli_refuses_zero_steps(app: Flask, runner: FlaskCliRunner) -> None:
 
 
 def test_migrate_finds_nothing_when_models_match(app: Flask, tmp_path: Path) -> None:
-    copy = tmp_path / "migrations"
-    shutil.copytree(migrations.MIGRATIONS_DIR, copy)
+    copy = copied_migrations(tmp_path)
     assert migrations.create("nothing", migrate_dir=copy) is None
     assert sorted(p.name for p in copy.glob("[0-9]*.py")) == [f"{n}.py" for n in MIGRATION_NAMES]
 
@@ -103,8 +114,7 @@ class LabelledCounter(Counter):
 
 
 def test_a_model_change_becomes_the_next_migration_and_applies(app: Flask, tmp_path: Path) -> None:
-    copy = tmp_path / "migrations"
-    shutil.copytree(migrations.MIGRATIONS_DIR, copy)
+    copy = copied_migrations(tmp_path)
     changed = [LabelledCounter if model is Counter else model for model in MODELS]
     name = migrations.create("add_label", migrate_dir=copy, models=changed)
     assert name == f"{len(MIGRATION_NAMES) + 1:03}_add_label"
@@ -126,15 +136,13 @@ def test_flask_db_migrate_refuses_a_message_that_cannot_name_a_file(
     result = runner.invoke(args=["db", "migrate", "-m", message])
     assert result.exit_code == 2
     assert "use letters, digits and spaces" in result.output
-    files = sorted(p.stem for p in migrations.MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.py"))
-    assert files == MIGRATION_NAMES
+    assert migration_names() == MIGRATION_NAMES
 
 
 def test_flask_db_migrate_writes_nothing_when_the_models_match(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["db", "migrate", "-m", "Nothing new"])
     assert (result.exit_code, result.output) == (0, "no changes: the models match the migrations\n")
-    files = sorted(p.stem for p in migrations.MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.py"))
-    assert files == MIGRATION_NAMES
+    assert migration_names() == MIGRATION_NAMES
 
 
 def test_concurrent_upgrades_apply_each_migration_once(
@@ -231,8 +239,7 @@ def test_the_migrations_ship_inside_the_package() -> None:
 
 def test_a_failing_migration_names_its_file_and_line(app: Flask, tmp_path: Path) -> None:
     """The traceback of a broken migration points into that file, with its source line."""
-    copy = tmp_path / "migrations"
-    shutil.copytree(migrations.MIGRATIONS_DIR, copy)
+    copy = copied_migrations(tmp_path)
     broken = copy / f"{len(MIGRATION_NAMES) + 1:03}_broken.py"
     broken.write_text(
         "def migrate(migrator, database, *, fake=False):\n"
