@@ -5,29 +5,46 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import requests
-from openapi_core import OpenAPI
-from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
-from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
 
 from service.openapi import SPEC_PATH
+
+if TYPE_CHECKING:
+    from openapi_core import OpenAPI
 
 
 class ContractViolation(AssertionError):
     pass
 
 
+@cache
+def _openapi() -> OpenAPI:
+    """openapi.yaml, read and validated once per process, when a checker is first made.
+
+    openapi-core is imported here, not at the top: importing it takes about half a
+    second, which every process that merely collects this module would pay. Validating
+    the document is most of the cost of an OpenAPI object; a checker's counts are its own.
+    """
+    from openapi_core import OpenAPI
+
+    return OpenAPI.from_file_path(str(SPEC_PATH))
+
+
 class Contract:
     def __init__(self) -> None:
-        self.openapi = OpenAPI.from_file_path(str(SPEC_PATH))
+        self.openapi = _openapi()
         self.checked = 0
         self.skipped = 0
         self._lock = threading.Lock()
 
     def check(self, response: requests.Response) -> None:
+        from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+        from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+
         request = RequestsOpenAPIRequest(response.request)
         try:
             self.openapi.validate_response(request, RequestsOpenAPIResponse(response))
