@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
@@ -291,6 +291,57 @@ def make_app(config: Config, request: pytest.FixtureRequest) -> Iterator[AppFact
 
     yield build
     db.dispose()
+
+
+T = TypeVar("T")
+
+#: Seeded databases saved by `seeded`, per key and database kind, for the rest of the run.
+_SEEDS: dict[tuple[str, str], tuple[sqlite3.Connection | Snapshot, Any]] = {}
+
+
+@pytest.fixture
+def seeded(
+    request: pytest.FixtureRequest, database_kind: str
+) -> Callable[[str, Callable[[], T]], T]:
+    """`seeded(key, build)`: the app's database as `build()` left it, and what it returned.
+
+    The first test to ask runs `build` (through the API, as ever) and the
+    database it left is saved; every later test with the same key is given a
+    copy of that database and the same returned value, without the requests.
+    Only the test's own in-memory SQLite or MySQL database is copied; anything
+    else runs `build` each time.
+    """
+
+    def seed(key: str, build: Callable[[], T]) -> T:
+        real = db.database.obj
+        on_mysql = database_kind == "mysql" and db.is_mysql()
+        if not (on_mysql or isinstance(real, db.InMemorySqliteDatabase)):
+            return build()
+        server: MySQLServer | None = request.getfixturevalue("mysql_server") if on_mysql else None
+        saved = _SEEDS.get((key, database_kind))
+        db.close_connection()
+        if saved is None:
+            made = build()
+            db.close_connection()
+            copy: sqlite3.Connection | Snapshot
+            if server is not None:
+                copy = server.snapshot(real.database)
+            else:
+                copy = sqlite3.connect(":memory:", check_same_thread=False)
+                with closing(sqlite3.connect(real.database, uri=True)) as live:
+                    live.backup(copy)
+            _SEEDS[(key, database_kind)] = (copy, made)
+            return made
+        copy, made = saved
+        if isinstance(copy, Snapshot):
+            assert server is not None
+            server.replace(real.database, copy)
+        else:
+            with closing(sqlite3.connect(real.database, uri=True)) as live:
+                copy.backup(live)
+        return made  # type: ignore[no-any-return]
+
+    return seed
 
 
 @pytest.fixture
