@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from service import db, migrations
-from service.models import MODELS, Counter
+from service.models import MODELS, Counter, User
 from tests.support.live_server import PROJECT_ROOT
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
@@ -127,6 +127,47 @@ def test_a_model_change_becomes_the_next_migration_and_applies(app: Flask, tmp_p
     assert "label" in {c.name for c in db.database.get_columns("Counters")}
     assert migrations.downgrade(migrate_dir=copy) == [name]
     assert "label" not in {c.name for c in db.database.get_columns("Counters")}
+
+
+class IndexedUser(User):
+    """The user model as a developer might change it: unionid indexed."""
+
+    unionid = pw.CharField(max_length=64, null=True, index=True)
+
+    class Meta:
+        table_name = "users"
+
+
+def unionid_indexed() -> bool:
+    return any(index.columns == ["unionid"] for index in db.database.get_indexes("users"))
+
+
+def test_an_added_index_becomes_exactly_that_migration_and_applies(
+    app: Flask, tmp_path: Path
+) -> None:
+    copy = copied_migrations(tmp_path)
+    changed = [IndexedUser if model is User else model for model in MODELS]
+    name = migrations.create("index_unionid", migrate_dir=copy, models=changed)
+    assert name == f"{len(MIGRATION_NAMES) + 1:03}_index_unionid"
+    text = (copy / f"{name}.py").read_text(encoding="utf-8")
+    body = text.split("def migrate(", 1)[1].split("def rollback(", 1)[0]
+    calls = [line.strip() for line in body.splitlines() if line.strip().startswith("migrator.")]
+    # The index, once; peewee-migrate also records the field's new state.
+    assert [c for c in calls if "index" in c.split("(")[0]] == [
+        "migrator.add_index('users', 'unionid', unique=False)"
+    ]
+    assert all(
+        c.startswith(("migrator.add_index(", "migrator.change_fields('users', unionid="))
+        for c in calls
+    )
+    assert "migrator.drop_index('users', 'unionid')" in text.split("def rollback(", 1)[1]
+
+    assert migrations.upgrade(migrate_dir=copy) == [name]
+    assert unionid_indexed()
+    assert migrations.downgrade(migrate_dir=copy) == [name]
+    assert not unionid_indexed()
+    assert migrations.upgrade(migrate_dir=copy) == [name]
+    assert unionid_indexed()
 
 
 @pytest.mark.parametrize("message", ["", "   ", "drop; table", "../../escape", "a-b"])
