@@ -24,7 +24,7 @@ from hypothesis import settings
 
 from service import create_app, db, migrations
 from service.config import Config
-from tests.support import routing, tracing
+from tests.support import routing
 from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.mysql import (
@@ -38,7 +38,6 @@ from tests.support.reporting import say, summary_lines, take_from_worker
 from tests.support.wechat_credentials import missing_real_credentials
 
 routing.install()  # each rule's URL builder compiled once per run, not once per app
-tracing.import_service()  # under coverage, before collection pauses it
 
 #: Hypothesis: 40 examples per property in everyday runs; HYPOTHESIS_PROFILE=thorough for 1,000.
 settings.register_profile("everyday", max_examples=40)
@@ -105,13 +104,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "wechat" in item.keywords:
             item.add_marker(skip)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_collection(session: pytest.Session) -> Iterator[object]:
-    """Collected untraced: nothing collection runs is measured (tests/support/tracing.py)."""
-    with tracing.paused(session.config):
-        return (yield)
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called with `-n`
