@@ -25,7 +25,7 @@ from hypothesis import settings
 from service import create_app, db, migrations
 from service.config import Config
 from tests.support import routing
-from tests.support.apps import AppFactory
+from tests.support.apps import AppFactory, Seeded
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.mysql import (
     MySQLServer,
@@ -300,9 +300,7 @@ _SEEDS: dict[tuple[str, str], tuple[sqlite3.Connection | Snapshot, Any]] = {}
 
 
 @pytest.fixture
-def seeded(
-    request: pytest.FixtureRequest, database_kind: str
-) -> Callable[[str, Callable[[], T]], T]:
+def seeded(request: pytest.FixtureRequest, database_kind: str) -> Seeded:
     """`seeded(key, build)`: the app's database as `build()` left it, and what it returned.
 
     The first test to ask runs `build` (through the API, as ever) and the
@@ -339,7 +337,7 @@ def seeded(
         else:
             with closing(sqlite3.connect(real.database, uri=True)) as live:
                 copy.backup(live)
-        return made  # type: ignore[no-any-return]
+        return made
 
     return seed
 

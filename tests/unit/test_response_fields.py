@@ -17,12 +17,7 @@ from tests.support.identity import SignedIn
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
-
-def user_fields() -> set[str]:
-    """The user's fields in openapi.yaml (read when a test runs, under coverage, not at import)."""
-    return set(document()["components"]["schemas"]["User"]["properties"])
-
-
+USER_FIELDS = set(document()["components"]["schemas"]["User"]["properties"])
 APPLICATION = {"name": "王五", "workId": "SQ-9", "workProof": "https://img.example/w.jpg"}
 
 
@@ -50,7 +45,7 @@ def applicant(client: FlaskClient, fake_wechat: FakeWeChat) -> SignedIn:
 
 def test_the_owner_sees_every_documented_field(applicant: SignedIn) -> None:
     me = applicant.me()
-    assert set(me) == user_fields()
+    assert set(me) == USER_FIELDS
     assert (me["real_name"], me["work_id"], me["verification_materials"]) == (
         "王五",
         "SQ-9",
@@ -72,12 +67,12 @@ def test_an_admin_sees_the_same_fields_and_the_review(applicant: SignedIn, admin
     )
     assert status == 200, body
     reviewed = body["data"]
-    assert set(reviewed) == user_fields()
+    assert set(reviewed) == USER_FIELDS
     assert (reviewed["reviewed_by"], reviewed["review_note"]) == (admin.id, "ok")
     assert instant(reviewed["reviewed_at"]) >= instant(reviewed["verification_applied_at"])
     status, body = admin.call("GET", "/api/admin/users")
     assert status == 200
-    assert all(set(item) == user_fields() for item in body["data"]["items"])
+    assert all(set(item) == USER_FIELDS for item in body["data"]["items"])
 
 
 def test_a_pushed_message_is_listed_with_every_field(client: FlaskClient, admin: SignedIn) -> None:
