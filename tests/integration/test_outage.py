@@ -10,12 +10,13 @@ import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 
 from tests.support.live_server import LiveServer
-from tests.support.mysql import LocalBinaryServer, find_server_binary
+from tests.support.mysql import LocalBinaryServer, find_server_binary, memory_directory
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,16 @@ def own_mysql() -> Iterator[LocalBinaryServer]:
     provider.server = provider.start()  # type: ignore[attr-defined]
     yield provider
     provider.stop()
+
+
+def test_a_throwaway_server_keeps_its_data_in_memory(own_mysql: LocalBinaryServer) -> None:
+    """Where the machine has a memory directory, the suite's servers write nothing to disk."""
+    memory = memory_directory()
+    if memory is None:
+        pytest.skip("no writable tmpfs with 1 GiB free here: the server's data is on disk")
+    assert own_mysql.directory is not None
+    assert own_mysql.directory.parent == Path(memory)
+    assert (own_mysql.directory / "data" / "mysql").is_dir()
 
 
 def timed_get(url: str) -> tuple[requests.Response, float]:

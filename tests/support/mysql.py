@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_IMAGE = "mysql:8.4"
 READY_TIMEOUT = 90.0
+#: Where a throwaway server's data may live in memory: Linux's tmpfs, where present.
+MEMORY_DIRECTORIES = ("/dev/shm",)  # noqa: S108 (a parent for mkdtemp's private directory)
+#: Free space a memory directory must have to hold a test server (about 200 MB in use).
+MEMORY_NEEDED = 1 << 30
 
 
 class NoMySQLAvailable(RuntimeError):
@@ -270,7 +275,10 @@ class LocalBinaryServer:
             )
 
     def start(self) -> MySQLServer:
-        self._dir = Path(tempfile.mkdtemp(prefix="mysql-it-"))
+        # In memory unless durable: on disk, every test's DROP/CREATE of tables makes
+        # and removes files, and resetting a test's database took 31 ms rather than 8.
+        parent = None if self.durable else memory_directory()
+        self._dir = Path(tempfile.mkdtemp(prefix="mysql-it-", dir=parent))
         datadir = self._dir / "data"
         self._initialise(datadir)
         self.port = free_port()
@@ -289,6 +297,11 @@ class LocalBinaryServer:
             self.stop()
             raise
         return server
+
+    @property
+    def directory(self) -> Path | None:
+        """The server's own directory (its data, socket and log), while it exists."""
+        return self._dir
 
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -360,6 +373,22 @@ class LocalBinaryServer:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+
+def memory_directory(
+    candidates: tuple[str, ...] = MEMORY_DIRECTORIES, needed: int = MEMORY_NEEDED
+) -> str | None:
+    """The first candidate that is a writable directory with `needed` bytes free, or None
+    (then the system's temporary directory, on disk)."""
+    for candidate in candidates:
+        try:
+            stats = os.statvfs(candidate)
+        except OSError:
+            continue
+        usable = os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK)
+        if usable and stats.f_bavail * stats.f_frsize >= needed:
+            return candidate
+    return None
 
 
 def _user() -> str:

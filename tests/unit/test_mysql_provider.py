@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
 import threading
@@ -20,6 +21,7 @@ from tests.support.mysql import (
     choose_provider,
     docker_engine_answers,
     find_server_binary,
+    memory_directory,
 )
 
 
@@ -172,6 +174,19 @@ def test_docker_probe_rejects_a_socket_that_errors(unix_socket: tuple[socket.soc
 def test_docker_probe_says_no_when_nothing_listens(tmp_path: Path) -> None:
     assert not docker_engine_answers({"DOCKER_HOST": f"unix://{tmp_path / 'absent.sock'}"})
     assert not docker_engine_answers({"DOCKER_HOST": "ssh://somewhere"})
+
+
+def test_a_memory_directory_is_the_first_writable_one_with_room(tmp_path: Path) -> None:
+    absent, a_file = tmp_path / "absent", tmp_path / "file"
+    a_file.write_text("not a directory")
+    candidates = (str(absent), str(a_file), str(tmp_path))
+    assert memory_directory(candidates, needed=1) == str(tmp_path)
+
+
+def test_no_memory_directory_with_room_means_disk(tmp_path: Path) -> None:
+    free = shutil.disk_usage(tmp_path).free
+    assert memory_directory((str(tmp_path),), needed=free + (1 << 40)) is None
+    assert memory_directory((), needed=1) is None
 
 
 def test_server_url_quotes_credentials() -> None:
