@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -186,3 +187,26 @@ def test_a_tool_is_started_without_coverage_and_with_everything_else() -> None:
     given = {"PATH": "/bin", "COVERAGE_PROCESS_CONFIG": "{}", "COVERAGE_PROCESS_START": "x"}
     assert untraced(given) == {"PATH": "/bin"}
     assert given["COVERAGE_PROCESS_START"] == "x"  # the caller's mapping is left as it was
+
+
+def test_a_sessions_install_is_skipped_only_while_lock_and_metadata_are_unchanged(
+    tmp_path: Path,
+) -> None:
+    """The stamp's key is what makes a reused session skip its install: it must change with
+    either file it is taken from, and with nothing else."""
+    spec = importlib.util.spec_from_file_location("noxfile", PROJECT_ROOT / "noxfile.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert {path.name for path in module.INSTALLED_FROM} == {"requirements.lock", "pyproject.toml"}
+    lock, project = tmp_path / "requirements.lock", tmp_path / "pyproject.toml"
+    lock.write_text("flask==3.1.0\n")
+    project.write_text("[project]\nname = 'x'\n")
+    key = module.install_key((lock, project))
+    assert module.install_key((lock, project)) == key
+    lock.write_text("flask==3.1.1\n")
+    assert module.install_key((lock, project)) != key
+    lock.write_text("flask==3.1.0\n")
+    project.write_text("[project]\nname = 'y'\n")
+    assert module.install_key((lock, project)) != key
