@@ -125,7 +125,16 @@ def mysql_provider(request: pytest.FixtureRequest) -> Iterator[Provider]:
         provider = choose_provider(os.environ)
         provider.server = provider.start()  # type: ignore[attr-defined]
     except NoMySQLAvailable as error:
-        pytest.exit(f"mysql: {error}", returncode=1)
+        problem = f"mysql: {error}"
+    else:
+        problem = None
+    if problem is not None:
+        if hasattr(request.config, "workerinput"):
+            # In a pytest-xdist worker, pytest.exit ends the worker mid-test, and the
+            # controller reports only an INTERNALERROR ("assert not crashitem"), never
+            # this message: failing the fixture shows it on every test that needs MySQL.
+            pytest.fail(problem, pytrace=False)
+        pytest.exit(problem, returncode=1)
     server: MySQLServer = provider.server  # type: ignore[attr-defined]
     say(
         request.config,

@@ -40,6 +40,16 @@ def test_a_throwaway_server_keeps_its_data_in_memory(own_mysql: LocalBinaryServe
     assert (own_mysql.directory / "data" / "mysql").is_dir()
 
 
+def test_a_throwaway_server_has_a_temporary_directory_of_its_own(
+    own_mysql: LocalBinaryServer,
+) -> None:
+    """A starting server deletes the temporary tables it finds in its tmpdir: a shared
+    /tmp lost those of the servers pytest-xdist's other workers were starting."""
+    assert own_mysql.directory is not None
+    mysql = own_mysql.server  # type: ignore[attr-defined]
+    assert mysql.execute("SELECT @@tmpdir")[0][0] == str(own_mysql.directory / "tmp")
+
+
 def timed_get(url: str) -> tuple[requests.Response, float]:
     started = time.monotonic()
     response = requests.get(url, timeout=10)

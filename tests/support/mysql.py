@@ -259,6 +259,7 @@ class LocalBinaryServer:
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
                 f"--user={_user()}",
+                f"--tmpdir={datadir.parent / 'tmp'}",
             ]
         else:
             command = [
@@ -267,6 +268,7 @@ class LocalBinaryServer:
                 "--initialize-insecure",
                 f"--datadir={datadir}",
                 f"--user={_user()}",
+                f"--tmpdir={datadir.parent / 'tmp'}",
             ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
         if done.returncode != 0:
@@ -280,6 +282,10 @@ class LocalBinaryServer:
         parent = None if self.durable else memory_directory()
         self._dir = Path(tempfile.mkdtemp(prefix="mysql-it-", dir=parent))
         datadir = self._dir / "data"
+        # A temporary directory of its own: a starting server deletes the `#sql*` files
+        # it finds in its tmpdir, and in a shared /tmp those were the temporary tables
+        # of other servers starting beside it (pytest-xdist starts one per worker).
+        (self._dir / "tmp").mkdir()
         self._initialise(datadir)
         self.port = free_port()
         self._process = self._spawn()
@@ -343,6 +349,7 @@ class LocalBinaryServer:
             f"--socket={self._dir / 'mysqld.sock'}",
             f"--pid-file={self._dir / 'mysqld.pid'}",
             f"--log-error={self._dir / 'error.log'}",
+            f"--tmpdir={self._dir / 'tmp'}",
             f"--port={self.port}",
             "--bind-address=127.0.0.1",
             f"--user={_user()}",
