@@ -13,7 +13,7 @@ import pytest
 from playhouse.pool import MaxConnectionsExceeded
 
 from service.config import Config
-from service.db import ConnectionPool, Target, open_database
+from service.db import ConnectionPool, MySQLConnection, Target, open_database
 from tests.support.mysql import MySQLServer
 
 
@@ -49,6 +49,16 @@ def pings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def connection_id(pool: ConnectionPool) -> int:
     return int(pool.execute_sql("SELECT CONNECTION_ID()").fetchone()[0])
+
+
+def test_every_pool_connection_shares_one_tls_context(pool: ConnectionPool) -> None:
+    opened = [pool._connect_waking() for _ in range(2)]
+    try:
+        assert all(isinstance(conn, MySQLConnection) for conn in opened)
+        assert opened[0].ctx is opened[1].ctx
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def test_a_connection_back_a_moment_ago_is_reused_without_a_ping(

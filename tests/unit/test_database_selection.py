@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from pathlib import Path
 
 import peewee as pw
+import pymysql
 import pytest
 from flask import Flask
 from playhouse.pool import PooledMySQLDatabase
@@ -123,3 +125,20 @@ def test_connection_is_closed_after_each_request() -> None:
 def test_schema_is_only_rendered_from_mysql(app: Flask) -> None:
     with pytest.raises(RuntimeError, match="MySQL"):
         schema.render()
+
+
+def test_mysql_connections_share_one_tls_context_like_pymysqls_own() -> None:
+    """PyMySQL's default (TLS offered, the server not verified), built once, not per connection."""
+    first = db.MySQLConnection(defer_connect=True).ctx
+    assert db.MySQLConnection(defer_connect=True).ctx is first
+    own = pymysql.connections.Connection(defer_connect=True).ctx
+    for setting in ("verify_mode", "check_hostname", "verify_flags", "options", "protocol"):
+        assert getattr(first, setting) == getattr(own, setting), setting
+    assert first.verify_mode == ssl.CERT_NONE
+
+
+def test_mysql_tls_settings_of_its_own_get_pymysqls_context_for_them() -> None:
+    shared = db.MySQLConnection(defer_connect=True).ctx
+    required = db.MySQLConnection(defer_connect=True, ssl={"verify_mode": "required"}).ctx
+    assert required is not shared
+    assert required.verify_mode == ssl.CERT_REQUIRED
