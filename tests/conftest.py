@@ -71,6 +71,22 @@ def on_both(config: pytest.Config) -> bool:
     return bool(config.getoption("db") == "both")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A run that needs MySQL and can have none stops here, with one line saying why.
+
+    Only choosing is done here (nothing is started); each process then starts
+    its server when a test first needs one. Done once, before pytest-xdist's
+    workers exist, so that their many failures do not bury the reason.
+    """
+    config = session.config
+    if hasattr(config, "workerinput") or not (on_mysql(config) or on_both(config)):
+        return
+    try:
+        choose_provider(os.environ)
+    except NoMySQLAvailable as error:
+        pytest.exit(f"mysql: {error}", returncode=1)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """`--db=both`: a both_databases test that keeps data runs as [sqlite] and as [mysql].
 
