@@ -40,7 +40,7 @@ import requests
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.live_server import LiveServer
 from tests.support.load import concurrent_incs
-from tests.support.mysql import LocalBinaryServer, MySQLServer, choose_provider
+from tests.support.mysql import ContainerServer, LocalBinaryServer, MySQLServer, choose_provider
 
 LUA = ROOT / "bench" / "report.lua"
 WRK_THREADS = 2
@@ -300,8 +300,8 @@ def main() -> int:
         sys.exit("bench: wrk is not installed (Debian: apt-get install wrk)")
 
     provider = choose_provider(os.environ)
-    if isinstance(provider, LocalBinaryServer):
-        provider.durable = True  # measured as a real server runs, a flush per commit
+    if isinstance(provider, LocalBinaryServer | ContainerServer):
+        provider.durable = True  # measured as a real server runs: on disk, a flush per commit
     server = provider.start()
     version = server.execute("SELECT VERSION()")[0][0]
     print(f"mysql: {provider.name} ({server.description}), {version}", flush=True)

@@ -10,13 +10,12 @@ import math
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.support.live_server import LiveServer
-from tests.support.mysql import LocalBinaryServer, find_server_binary, memory_directory
+from tests.support.mysql import LocalBinaryServer, find_server_binary
 
 
 @pytest.fixture(scope="module")
@@ -28,26 +27,6 @@ def own_mysql() -> Iterator[LocalBinaryServer]:
     provider.server = provider.start()  # type: ignore[attr-defined]
     yield provider
     provider.stop()
-
-
-def test_a_throwaway_server_keeps_its_data_in_memory(own_mysql: LocalBinaryServer) -> None:
-    """Where the machine has a memory directory, the suite's servers write nothing to disk."""
-    memory = memory_directory()
-    if memory is None:
-        pytest.skip("no writable tmpfs with 1 GiB free here: the server's data is on disk")
-    assert own_mysql.directory is not None
-    assert own_mysql.directory.parent == Path(memory)
-    assert (own_mysql.directory / "data" / "mysql").is_dir()
-
-
-def test_a_throwaway_server_has_a_temporary_directory_of_its_own(
-    own_mysql: LocalBinaryServer,
-) -> None:
-    """A starting server deletes the temporary tables it finds in its tmpdir: a shared
-    /tmp lost those of the servers pytest-xdist's other workers were starting."""
-    assert own_mysql.directory is not None
-    mysql = own_mysql.server  # type: ignore[attr-defined]
-    assert mysql.execute("SELECT @@tmpdir")[0][0] == str(own_mysql.directory / "tmp")
 
 
 def timed_get(url: str) -> tuple[requests.Response, float]:

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_IMAGE = "mysql:8.4"
 READY_TIMEOUT = 90.0
+#: Where the mysql image keeps its data (a tmpfs in the suite's containers).
+CONTAINER_DATA_DIRECTORY = "/var/lib/mysql"
 #: Where a throwaway server's data may live in memory: Linux's tmpfs, where present.
 MEMORY_DIRECTORIES = ("/dev/shm",)  # noqa: S108 (a parent for mkdtemp's private directory)
 #: Free space a memory directory must have to hold a test server (about 200 MB in use).
@@ -202,14 +204,20 @@ class ContainerServer:
 
     name = "testcontainers"
 
-    def __init__(self, image: str) -> None:
+    def __init__(self, image: str, *, durable: bool = False) -> None:
+        """`durable`: data on the container's disk, as a real server keeps it (the benchmark's)."""
         self.image = image
+        self.durable = durable
         self._container: Any = None
 
     def start(self) -> MySQLServer:
         from testcontainers.community.mysql import MySqlContainer
 
         container = MySqlContainer(self.image, username="root", password="it-root", dbname="it")
+        if not self.durable:
+            # The data directory in memory, as for the local provider: each test's
+            # tables are created and dropped there rather than on the container's disk.
+            container.with_tmpfs_mount(CONTAINER_DATA_DIRECTORY)
         self._container = container.start()
         server = MySQLServer(
             container.get_container_host_ip(),
