@@ -293,19 +293,19 @@ class LocalBinaryServer:
         # A temporary directory of its own: a starting server deletes the `#sql*` files
         # it finds in its tmpdir, and in a shared /tmp those were the temporary tables
         # of other servers starting beside it (pytest-xdist starts one per worker).
-        (self._dir / "tmp").mkdir()
-        self._initialise(datadir)
-        self.port = free_port()
-        self._process = self._spawn()
-        server = MySQLServer(
-            "127.0.0.1",
-            self.port,
-            "root",
-            "",
-            self.name,
-            f"{Path(self.binary).name} in {self._dir}",
-        )
-        try:
+        try:  # whatever fails, nothing is left behind (in memory, it would hold RAM)
+            (self._dir / "tmp").mkdir()
+            self._initialise(datadir)
+            self.port = free_port()
+            self._process = self._spawn()
+            server = MySQLServer(
+                "127.0.0.1",
+                self.port,
+                "root",
+                "",
+                self.name,
+                f"{Path(self.binary).name} in {self._dir}",
+            )
             wait_until_accepting(server, READY_TIMEOUT, alive=self.running)
         except BaseException:
             self.stop()

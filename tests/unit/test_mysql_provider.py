@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -187,6 +188,19 @@ def test_no_memory_directory_with_room_means_disk(tmp_path: Path) -> None:
     free = shutil.disk_usage(tmp_path).free
     assert memory_directory((str(tmp_path),), needed=free + (1 << 40)) is None
     assert memory_directory((), needed=1) is None
+
+
+def test_a_server_that_fails_to_initialise_leaves_no_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    failing = shutil.which("false")
+    assert failing is not None
+    server = LocalBinaryServer(failing, durable=True)  # durable: the temporary directory
+    with pytest.raises(NoMySQLAvailable, match="initialising the data directory failed"):
+        server.start()
+    assert list(tmp_path.iterdir()) == []
+    assert server.directory is None
 
 
 def test_server_url_quotes_credentials() -> None:
