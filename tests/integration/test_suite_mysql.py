@@ -43,4 +43,5 @@ def test_a_throwaway_server_has_a_temporary_directory_of_its_own(
     if not isinstance(mysql_provider, LocalBinaryServer):
         pytest.skip(f"{mysql_provider.name}: only a local server shares the machine's /tmp")
     assert mysql_provider.directory is not None
-    assert mysql_server.execute("SELECT @@tmpdir")[0][0] == str(mysql_provider.directory / "tmp")
+    assert mysql_provider.tmpdir.parent == mysql_provider.directory
+    assert mysql_server.execute("SELECT @@tmpdir")[0][0] == str(mysql_provider.tmpdir)

@@ -267,7 +267,7 @@ class LocalBinaryServer:
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
                 f"--user={_user()}",
-                f"--tmpdir={datadir.parent / 'tmp'}",
+                f"--tmpdir={self.tmpdir}",
             ]
         else:
             command = [
@@ -276,7 +276,7 @@ class LocalBinaryServer:
                 "--initialize-insecure",
                 f"--datadir={datadir}",
                 f"--user={_user()}",
-                f"--tmpdir={datadir.parent / 'tmp'}",
+                f"--tmpdir={self.tmpdir}",
             ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
         if done.returncode != 0:
@@ -294,7 +294,7 @@ class LocalBinaryServer:
         # it finds in its tmpdir, and in a shared /tmp those were the temporary tables
         # of other servers starting beside it (pytest-xdist starts one per worker).
         try:  # whatever fails, nothing is left behind (in memory, it would hold RAM)
-            (self._dir / "tmp").mkdir()
+            self.tmpdir.mkdir()
             self._initialise(datadir)
             self.port = free_port()
             self._process = self._spawn()
@@ -316,6 +316,12 @@ class LocalBinaryServer:
     def directory(self) -> Path | None:
         """The server's own directory (its data, socket and log), while it exists."""
         return self._dir
+
+    @property
+    def tmpdir(self) -> Path:
+        """The server's own temporary directory, inside its directory (see `start`)."""
+        assert self._dir is not None, "never started"
+        return self._dir / "tmp"
 
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -357,7 +363,7 @@ class LocalBinaryServer:
             f"--socket={self._dir / 'mysqld.sock'}",
             f"--pid-file={self._dir / 'mysqld.pid'}",
             f"--log-error={self._dir / 'error.log'}",
-            f"--tmpdir={self._dir / 'tmp'}",
+            f"--tmpdir={self.tmpdir}",
             f"--port={self.port}",
             "--bind-address=127.0.0.1",
             f"--user={_user()}",
