@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -171,24 +172,34 @@ def test_every_plain_https_url_is_accepted(host: str, port: int | None, path: st
     assert payload.optional_https_url({"avatarUrl": url}, "avatarUrl", 500) == url
 
 
-@given(
-    hosts,
-    st.sampled_from(
-        [
-            "http://{h}/a",
-            "ftp://{h}/a",
-            "https://u:p@{h}/a",
-            "https://u@{h}/",
-            "https:///{h}",
-            "https://{h}/a b",
-            "https://{h}:port/",
-            "//{h}/a",
-            "https://{h}/\x00",
-            "https://{h}/\x7f",
-            "javascript:{h}",
-        ]
-    ),
-)
+NOT_PLAIN_HTTPS = [
+    "http://{h}/a",
+    "ftp://{h}/a",
+    "https://u:p@{h}/a",
+    "https://u@{h}/",
+    "https:///{h}",
+    "https://{h}/a b",
+    "https://{h}:port/",
+    "//{h}/a",
+    "https://{h}/\x00",
+    "https://{h}/\x7f",
+    "javascript:{h}",
+]
+
+
+def with_every_shape(test: Callable[[str, str], None]) -> Callable[[str, str], None]:
+    """Each shape once on a fixed host as well, whatever the random draw brings.
+
+    Drawn 40 times from 11 shapes, one shape is left out of about one run in 45:
+    a mutation run once kept a mutant alive that only the DEL shape can catch.
+    """
+    for shape in NOT_PLAIN_HTTPS:
+        test = example(host="img.example", shape=shape)(test)
+    return test
+
+
+@with_every_shape
+@given(hosts, st.sampled_from(NOT_PLAIN_HTTPS))
 def test_urls_that_are_not_plain_https_are_refused(host: str, shape: str) -> None:
     url = shape.format(h=host)
     error = refusal(lambda: payload.optional_https_url({"avatarUrl": url}, "avatarUrl", 500))
