@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -79,10 +80,51 @@ def test_ports_agree_everywhere() -> None:
     port = int(dockerfile().env["PORT"])
     config = json.loads((PROJECT_ROOT / "container.config.json").read_text(encoding="utf-8"))
     assert config["containerPort"] == port
-    for name in ("docker-compose.yml", "docker-compose.dev.yml"):
+    for name, host in (("docker-compose.yml", ""), ("docker-compose.dev.yml", "127.0.0.1:")):
         app = compose(name)["services"]["app"]
-        assert app["ports"] == [f"${{APP_PORT:-8080}}:{port}"], name
+        assert app["ports"] == [f"{host}${{APP_PORT:-8080}}:{port}"], name
     assert compose("docker-compose.yml")["services"]["app"]["environment"]["PORT"] == str(port)
+
+
+def with_defaults(value: str) -> str:
+    """`value` as compose reads it with no variables set: `${NAME:-default}` becomes `default`."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def published(port: str | dict[str, Any]) -> tuple[str, str]:
+    """A `ports:` entry's host address (empty: every interface) and host port, short or long form."""
+    if isinstance(port, dict):
+        return str(port.get("host_ip", "")), str(port.get("published", ""))
+    parts = with_defaults(port).rsplit(":", 2)
+    return (parts[0], parts[1]) if len(parts) == 3 else ("", parts[0])
+
+
+def test_dev_compose_publishes_every_port_on_loopback_only() -> None:
+    """Flask's debugger runs any code it is sent: nobody else on the network may reach it.
+
+    Both host ports are variables, so a laptop already running MySQL on 3306 can move it.
+    """
+    services = compose("docker-compose.dev.yml")["services"]
+    ports = {name: [published(p) for p in s.get("ports", [])] for name, s in services.items()}
+    assert ports == {"mysql": [("127.0.0.1", "3306")], "app": [("127.0.0.1", "8080")]}
+    assert services["mysql"]["ports"] == ["127.0.0.1:${MYSQL_PORT:-3306}:3306"]
+    assert services["app"]["ports"] == ["127.0.0.1:${APP_PORT:-8080}:80"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("8080:80", ("", "8080")),
+        ("${APP_PORT:-8080}:80", ("", "8080")),
+        ("127.0.0.1:${MYSQL_PORT:-3306}:3306", ("127.0.0.1", "3306")),
+        ({"target": 80, "published": 8080}, ("", "8080")),
+        ({"target": 80, "published": 8080, "host_ip": "127.0.0.1"}, ("127.0.0.1", "8080")),
+    ],
+)
+def test_published_ports_are_read_as_compose_reads_them(
+    entry: str | dict[str, Any], expected: tuple[str, str]
+) -> None:
+    assert published(entry) == expected
 
 
 @pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.dev.yml"])

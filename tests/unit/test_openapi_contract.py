@@ -41,7 +41,13 @@ def test_the_document_is_valid_openapi() -> None:
 
 
 def test_spec_and_url_map_have_the_same_routes(app: Flask) -> None:
-    assert app_routes(app) == spec_routes()
+    routes, spec = app_routes(app), spec_routes()
+    assert routes == spec, (
+        "service/openapi.yaml and the app's routes differ: describe each new route in "
+        "service/openapi.yaml, and remove the paths of deleted ones. "
+        f"Routes missing from service/openapi.yaml: {sorted(routes - spec)}; "
+        f"in service/openapi.yaml but not routed: {sorted(spec - routes)}"
+    )
 
 
 def test_every_error_key_is_in_the_spec() -> None:
