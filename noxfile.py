@@ -280,10 +280,13 @@ def coverage(session: nox.Session) -> None:
     if not parts:
         session.error("no coverage data: run `nox -s unit integration` first")
     session.run("coverage", "combine", "--keep", "--data-file=.coverage", *sorted(parts))
+    # Since coverage 7.14 a report combines the data files beside its own first and,
+    # unless told to keep them, deletes them: a second `nox -s coverage` found none.
     session.run(
         "coverage",
         "report",
         "--data-file=.coverage",
+        "--keep-combined",
         f"--fail-under={COMBINED_GATE}",
         *session.posargs,
     )

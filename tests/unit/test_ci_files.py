@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import ast
 import configparser
+import functools
 import importlib.util
 import re
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -189,16 +191,24 @@ def test_a_tool_is_started_without_coverage_and_with_everything_else() -> None:
     assert given["COVERAGE_PROCESS_START"] == "x"  # the caller's mapping is left as it was
 
 
-def test_a_sessions_install_is_skipped_only_while_lock_and_metadata_are_unchanged(
-    tmp_path: Path,
-) -> None:
-    """The stamp's key is what makes a reused session skip its install: it must change with
-    either file it is taken from, and with nothing else."""
+@functools.cache
+def noxfile_module() -> Any:
+    """noxfile.py, loaded as a module (it is not on the import path), once: nox registers
+    each session as the file is run."""
     spec = importlib.util.spec_from_file_location("noxfile", PROJECT_ROOT / "noxfile.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_a_sessions_install_is_skipped_only_while_lock_and_metadata_are_unchanged(
+    tmp_path: Path,
+) -> None:
+    """The stamp's key is what makes a reused session skip its install: it must change with
+    either file it is taken from, and with nothing else."""
+    module = noxfile_module()
     assert {path.name for path in module.INSTALLED_FROM} == {"requirements.lock", "pyproject.toml"}
     lock, project = tmp_path / "requirements.lock", tmp_path / "pyproject.toml"
     lock.write_text("flask==3.1.0\n")
@@ -210,3 +220,62 @@ def test_a_sessions_install_is_skipped_only_while_lock_and_metadata_are_unchange
     lock.write_text("flask==3.1.0\n")
     project.write_text("[project]\nname = 'y'\n")
     assert module.install_key((lock, project)) != key
+
+
+class CoverageSession:
+    """Stands in for nox's session: runs each `coverage` command for real, in `where`."""
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+        self.posargs: list[str] = []
+        self.virtualenv = types.SimpleNamespace(location=None)  # no install stamp
+        self.output: list[str] = []
+
+    def install(self, *args: str, **kwargs: Any) -> None:
+        """The test's own environment already has coverage."""
+
+    def log(self, message: str) -> None:
+        self.output.append(message)
+
+    def error(self, message: str) -> None:
+        pytest.fail(message, pytrace=False)
+
+    def run(self, *args: str, **kwargs: Any) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", *args],
+            cwd=self.where,
+            env=untraced(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        self.output.append(done.stdout)
+
+
+def test_the_coverage_session_reports_the_same_figure_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nox -s coverage` twice in a row: the second found no data before (coverage's reports
+    combine, and delete, the data files beside theirs), though a whole run takes minutes."""
+    import coverage
+
+    module = noxfile_module()
+    (tmp_path / "pyproject.toml").write_text("[tool.coverage.run]\nparallel = true\n")
+    source = tmp_path / "counted.py"
+    source.write_text("a = 1\nb = 2\nc = 3\nd = 4\n")
+    for part, lines in ((".coverage.unit", [1, 2]), (".coverage.integration", [2, 3, 4])):
+        data = coverage.CoverageData(basename=str(tmp_path / part))
+        data.add_lines({str(source): lines})
+        data.write()
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    figures = []
+    for _ in range(2):
+        session = CoverageSession(tmp_path)
+        module.coverage.func(session)
+        (total,) = [line for line in "".join(session.output).splitlines() if "TOTAL" in line]
+        figures.append(total.split()[-1])
+    assert figures == ["100%", "100%"]
+    assert (tmp_path / ".coverage.unit").is_file()
+    assert (tmp_path / ".coverage.integration").is_file()
