@@ -15,6 +15,7 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import closing
 from dataclasses import dataclass
@@ -447,18 +448,19 @@ class ReadinessCheck:
     for it at most `deadline` seconds. At most one ping is in flight per
     process: while one hangs, further probes answer "not ready" at once
     instead of stacking up threads. The hung ping ends by itself when its
-    connection's read timeout expires.
+    connection's read timeout expires. A `probe` may check more than `ping()`:
+    an error it raises other than UNAVAILABLE_ERRORS reaches `ready()`'s caller.
     """
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, probe: Callable[[], None] = ping) -> None:
         self.deadline = deadline
+        self.probe = probe
         self._lock = threading.Lock()
         self._running: Future[None] | None = None
 
-    @staticmethod
-    def _ping_and_release() -> None:
+    def _ping_and_release(self) -> None:
         try:
-            ping()
+            self.probe()
         finally:
             close_connection()
 

@@ -1,4 +1,4 @@
-"""Health checks: `/healthz` says the process answers, `/readyz` that it can reach its data.
+"""Health checks: `/healthz` says the process answers, `/readyz` that it can serve its data.
 
 Cloud Run and the container's HEALTHCHECK restart on `/healthz`; a load
 balancer stops routing on `/readyz`. Keeping them apart means a database
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
 
-from service import db
+from service import db, migrations
 from service.envelope import success
-from service.errors import DATABASE_UNAVAILABLE, error_response
+from service.errors import DATABASE_UNAVAILABLE, SCHEMA_NOT_READY, error_response
 
 bp = Blueprint("health", __name__)
 
@@ -25,11 +25,41 @@ def healthz() -> Response:
 READY_DEADLINE = 1.5
 
 
+class SchemaBehind(Exception):
+    """The database lacks migrations this code needs (all of them, before `flask db upgrade`)."""
+
+
+class Readiness:
+    """The database answers, and holds every migration this code ships.
+
+    Every API call on a database without its tables answers 503
+    schema_not_ready, so an instance is not ready until the migrations ran.
+    Once the schema was found current it stays so for this process (nothing
+    but an operator's `flask db downgrade` takes a migration away), and each
+    probe is then the one ping again.
+    """
+
+    def __init__(self) -> None:
+        self.schema_current = False
+        self.check = db.ReadinessCheck(READY_DEADLINE, probe=self._probe)
+
+    def _probe(self) -> None:
+        db.ping()
+        if self.schema_current:
+            return
+        missing = migrations.pending()
+        if missing:
+            raise SchemaBehind(", ".join(missing))
+        self.schema_current = True
+
+
 @bp.get("/readyz")
 def readyz() -> Response:
-    check: db.ReadinessCheck = current_app.extensions.setdefault(
-        "readiness", db.ReadinessCheck(READY_DEADLINE)
-    )
-    if not check.ready():
+    readiness: Readiness = current_app.extensions.setdefault("readiness", Readiness())
+    try:
+        ready = readiness.check.ready()
+    except SchemaBehind:
+        return error_response(SCHEMA_NOT_READY)
+    if not ready:
         return error_response(DATABASE_UNAVAILABLE)
     return success({"status": "ready", "database": db.dialect()})

@@ -109,6 +109,19 @@ def status(migrate_dir: Path | None = None) -> Status:
     return Status(applied=applied, pending=[n for n in r.todo if n not in set(applied)])
 
 
+def pending(migrate_dir: Path | None = None) -> list[str]:
+    """The migrations the database lacks: every one on a database that has none applied.
+
+    For a readiness probe, so it writes nothing: peewee-migrate's router creates
+    its history table when it reads it, so a database without one is answered
+    from the files alone.
+    """
+    r = router(migrate_dir)
+    if not db.database.table_exists(r.migrate_table):
+        return list(r.todo)
+    return list(r.diff)
+
+
 @contextmanager
 def _exclusive() -> Iterator[None]:
     """Hold a lock that every other migrating process respects.

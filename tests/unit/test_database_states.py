@@ -1,10 +1,12 @@
-"""A database without tables is not "unavailable", and what a log line says (rerun on MySQL)."""
+"""A database without tables (or behind the code) is not "unavailable" but not ready either,
+and what a log line says (rerun on MySQL)."""
 
 from __future__ import annotations
 
 import pytest
 from flask import Flask
 
+from service import db, migrations
 from service.db import driver_error
 from tests.support.apps import AppFactory
 
@@ -35,6 +37,42 @@ def test_no_tables_is_503_schema_not_ready_with_one_line_saying_what_to_do(
     assert len(said) == 1
     assert "AUTO_MIGRATE" in said[0].getMessage()
     assert not said[0].exc_info  # one line, no traceback
+
+
+def test_not_ready_while_the_schema_is_missing_and_the_probe_creates_nothing(
+    unmigrated: Flask,
+) -> None:
+    response = unmigrated.test_client().get("/readyz")
+    assert (response.status_code, response.json["error"]) == (503, "schema_not_ready")
+    with unmigrated.app_context():
+        assert db.database.get_tables() == []
+
+
+def test_not_ready_while_a_migration_is_pending_then_ready_once_applied(
+    unmigrated: Flask,
+) -> None:
+    client = unmigrated.test_client()
+    with unmigrated.app_context():
+        migrations.upgrade()
+        (rolled,) = migrations.downgrade(1)
+    behind = client.get("/readyz")
+    assert (behind.status_code, behind.json["error"]) == (503, "schema_not_ready")
+    with unmigrated.app_context():
+        assert migrations.pending() == [rolled]
+        migrations.upgrade()
+    assert client.get("/readyz").status_code == 200
+
+
+def test_a_schema_found_current_is_not_read_again(unmigrated: Flask) -> None:
+    """Probes come every few seconds: once current, each is one ping. Only an operator's
+    downgrade takes a migration away, and then this process keeps answering ready."""
+    client = unmigrated.test_client()
+    with unmigrated.app_context():
+        migrations.upgrade()
+    assert client.get("/readyz").status_code == 200
+    with unmigrated.app_context():
+        migrations.downgrade(1)
+    assert client.get("/readyz").status_code == 200
 
 
 def test_a_database_that_cannot_be_reached_logs_the_drivers_code(
