@@ -56,12 +56,11 @@ def on_starting(server: object) -> None:
     import logging
     import sys
 
-    from service import create_app, db, migrations
-    from service.config import Config, ConfigError
+    from service import create_app, db, migrations, settings
+    from service.config import ConfigError
 
     try:
-        config = Config.from_env(os.environ)
-        config.check()
+        config = settings(os.environ)
     except ConfigError as error:
         logging.getLogger("gunicorn.error").error("refusing to start: %s", error)
         sys.exit(1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -32,10 +33,23 @@ from service.config import Config
 from service.wechat import WeChatClient
 
 
+def settings(env: Mapping[str, str]) -> Config:
+    """The configuration `env` gives, every setting checked that can be without a network.
+
+    gunicorn's master and `flask` call this before anything starts, so a bad
+    setting, the database's included, ends the process with one line naming it
+    (a ConfigError) instead of failing in each worker or on first use.
+    """
+    config = Config.from_env(env)
+    config.check()
+    db.resolve_target(config, instance_path="instance")  # reads DATABASE_URL or MYSQL_ADDRESS
+    return config
+
+
 def create_app(config: Config | None = None) -> Flask:
     """Build an app; without `config`, the settings come from the environment."""
     if config is None:
-        config = Config.from_env(os.environ)
+        config = settings(os.environ)
     config.check()
     logs.configure()
     if not config.token_secret:

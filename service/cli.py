@@ -12,14 +12,15 @@ from flask import Flask
 from flask.cli import AppGroup
 from peewee import Field
 
-from service import migrations, schema
+from service import db, migrations, schema
 from service.models import Role, Status, User, utcnow
 
 P = ParamSpec("P")
 
 
 def _one_line_errors(callback: Callable[P, None]) -> Callable[P, None]:
-    """A migration that cannot run is one line on stderr and exit 1, not a traceback."""
+    """A migration that cannot run, or a database out of reach, is one line on stderr and
+    exit 1, not a traceback."""
 
     @functools.wraps(callback)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> None:
@@ -27,6 +28,8 @@ def _one_line_errors(callback: Callable[P, None]) -> Callable[P, None]:
             callback(*args, **kwargs)
         except migrations.MigrationError as error:
             raise click.ClickException(str(error)) from None
+        except db.UNAVAILABLE_ERRORS as error:
+            raise click.ClickException(f"cannot use the database: {db.explain(error)}") from None
 
     return wrapped
 

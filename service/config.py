@@ -17,6 +17,8 @@ DEFAULT_WX_API_BASE = "https://api.weixin.qq.com"
 #: 开放接口服务 (cloud call): plain HTTP inside Cloud Run; the platform adds the token.
 CLOUD_WX_API_BASE = "http://api.weixin.qq.com"
 OPENAPI_MODES = ("token", "cloud")
+#: production turns on the checks of `Config.check`; anything else is a typo, not development.
+APP_ENVS = ("development", "production")
 DEFAULT_MYSQL_DATABASE = "flask_demo"
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -84,6 +86,8 @@ PUBLISHED_SECRETS = frozenset(
     }
 )
 MIN_SECRET_BYTES = 32
+#: How to get a secret that passes, said with every refusal of one.
+MAKE_A_SECRET = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"  # noqa: S105 - a command, not a secret
 #: A random secret of 32 or more characters uses many different ones (32 random
 #: hex digits show fewer than 8 of the 16 about never; fewer than 12 in 1.7% of cases)...
 MIN_SECRET_DISTINCT = 8
@@ -159,7 +163,7 @@ class Config:
             return
         problem = weakness(self.token_secret)
         if problem:
-            raise ConfigError(problem)
+            raise ConfigError(f"{problem}; {MAKE_A_SECRET}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -175,9 +179,19 @@ class Config:
         mode = text("WX_OPENAPI_MODE", "token").lower()
         if mode not in OPENAPI_MODES:
             raise ConfigError(f"WX_OPENAPI_MODE must be token or cloud, not {mode!r}")
+        app_env = text("APP_ENV", "development").lower()
+        if app_env not in APP_ENVS:
+            raise ConfigError(f"APP_ENV must be development or production, not {app_env!r}")
+        api_base = text(
+            "WX_API_BASE", CLOUD_WX_API_BASE if mode == "cloud" else DEFAULT_WX_API_BASE
+        ).rstrip("/")
+        if not api_base.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"WX_API_BASE must be a URL such as {DEFAULT_WX_API_BASE}, not {api_base!r}"
+            )
 
         return cls(
-            app_env=text("APP_ENV", "development").lower(),
+            app_env=app_env,
             database_url=text("DATABASE_URL") or None,
             mysql_address=text("MYSQL_ADDRESS") or None,
             mysql_username=text("MYSQL_USERNAME", "root"),
@@ -191,9 +205,7 @@ class Config:
             token_secret=env.get("TOKEN_SECRET", ""),
             wx_appid=text("WX_APPID"),
             wx_secret=env.get("WX_SECRET", ""),
-            wx_api_base=text(
-                "WX_API_BASE", CLOUD_WX_API_BASE if mode == "cloud" else DEFAULT_WX_API_BASE
-            ).rstrip("/"),
+            wx_api_base=api_base,
             wx_openapi_mode=mode,
             wx_connect_timeout=_seconds(env, "WX_CONNECT_TIMEOUT", 3.0),
             wx_read_timeout=_seconds(env, "WX_READ_TIMEOUT", 5.0),

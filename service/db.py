@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import logging
 import select
+import socket
 import sqlite3
 import ssl
 import threading
@@ -62,16 +63,26 @@ class Target:
         return f"mysql {self.user}@{self.host}:{self.port}/{self.name}"
 
 
+def _port(text: str, variable: str, example: str) -> int:
+    if not (text.isdigit() and 0 < int(text) < 65536):
+        raise ConfigError(
+            f"{variable} has port {text!r}, not a number from 1 to 65535; write {example}"
+        )
+    return int(text)
+
+
 def _host_port(address: str, variable: str) -> tuple[str, int]:
     host, sep, port = address.rpartition(":")
     if not sep:
         return address, 3306
-    if not port.isdigit():
-        raise ConfigError(f"{variable} must be host:port, not {address!r}")
-    return host, int(port)
+    return host, _port(port, variable, "host:port, such as 10.0.0.5:3306")
+
+
+MYSQL_URL_EXAMPLE = "mysql://user:password@host:3306/database"
 
 
 def _parse_url(url: str) -> Target:
+    """The target DATABASE_URL names. Refusals never repeat the URL: it may hold a password."""
     parts = urlsplit(url)
     scheme = parts.scheme.split("+", 1)[0]
     if scheme == "sqlite":
@@ -79,25 +90,29 @@ def _parse_url(url: str) -> Target:
         path = url.split("://", 1)[1]
         path = path[1:] if path.startswith("/") else path
         if not path:
-            raise ConfigError("DATABASE_URL names no SQLite file")
+            raise ConfigError(
+                "DATABASE_URL names no SQLite file; write sqlite:///relative.db "
+                "or sqlite:////absolute/path.db"
+            )
         return Target("sqlite", name=path)
     if scheme == "mysql":
         name = parts.path.lstrip("/")
         if not name:
-            raise ConfigError("DATABASE_URL names no MySQL database")
+            raise ConfigError(f"DATABASE_URL names no MySQL database; write {MYSQL_URL_EXAMPLE}")
         if parse_qs(parts.query):
             raise ConfigError("DATABASE_URL takes no query options; use the MYSQL_* settings")
+        after_host = parts.netloc.rpartition("@")[2].rpartition("]")[2]  # past an IPv6 [::1]
+        port = after_host.rpartition(":")[2] if ":" in after_host else ""
         return Target(
             "mysql",
             host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
+            port=_port(port, "DATABASE_URL", MYSQL_URL_EXAMPLE) if port else 3306,
             user=unquote(parts.username or "root"),
             password=unquote(parts.password or ""),
             name=name,
         )
-    raise ConfigError(
-        f"DATABASE_URL must start with sqlite:// or mysql://, not {scheme or url!r}://"
-    )
+    given = f"not {scheme}://" if scheme and "://" in url else "and this value has no scheme"
+    raise ConfigError(f"DATABASE_URL must start with sqlite:// or mysql:// ({given})")
 
 
 def resolve_target(config: Config, instance_path: str) -> Target:
@@ -174,6 +189,56 @@ def driver_error(error: BaseException) -> tuple[int | None, str]:
     code = args[0] if args and isinstance(args[0], int) else None
     message = str(args[1]) if len(args) > 1 else str(inner)
     return code, message
+
+
+#: Driver codes no retry can fix, with what to correct.
+PERMANENT_ERRORS = {
+    1044: "grant the user rights on the database",
+    1045: "check MYSQL_USERNAME and MYSQL_PASSWORD (or the user and password in DATABASE_URL)",
+    1049: "create the database (CHARACTER SET utf8mb4), or correct MYSQL_DATABASE "
+    "(or the database in DATABASE_URL)",
+}
+#: getaddrinfo's answers for a name that does not exist (EAI_AGAIN, a DNS hiccup, is retried).
+_NO_SUCH_HOST = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """`error`, the driver error peewee wraps in it, and what each was raised from."""
+    found: list[BaseException] = []
+    todo: list[BaseException | None] = [error]
+    while todo and len(found) < 10:
+        current = todo.pop()
+        if current is None or current in found:
+            continue
+        found.append(current)
+        wrapped = current.args[0] if current.args else None
+        todo += [current.__cause__, current.__context__]
+        todo += [wrapped] if isinstance(wrapped, BaseException) else []
+    return found
+
+
+def permanent_error(error: BaseException) -> str | None:
+    """What to correct when retrying a connection cannot help; None when waiting might.
+
+    Wrong credentials, a database that does not exist and a host name that does
+    not resolve stay so however long start-up retries: they stop it at once.
+    A refusal or a timeout may be a server waking up, and is retried.
+    """
+    code, _ = driver_error(error)
+    if code in PERMANENT_ERRORS:
+        return PERMANENT_ERRORS[code]
+    for cause in _causes(error):
+        if isinstance(cause, socket.gaierror) and cause.errno in _NO_SUCH_HOST:
+            return "the host name does not resolve: correct MYSQL_ADDRESS (or DATABASE_URL)"
+    return None
+
+
+def explain(error: BaseException) -> str:
+    """One line for a log or a terminal: the driver's code and message, and the fix if known."""
+    code, message = driver_error(error)
+    said = f"{type(error).__name__} {code}: {message}" if code is not None else message
+    fix = permanent_error(error)
+    return f"{said}; retrying cannot fix this: {fix}" if fix else said
 
 
 def _refused(error: BaseException) -> bool:

@@ -226,17 +226,24 @@ def upgrade_on_start(attempts: int = 15, delay: float = 2.0) -> list[str]:
     """`upgrade()`, retried while the database cannot be reached.
 
     Cloud Run's serverless MySQL may refuse the first connections while it
-    wakes up; giving up at once would crash-loop the instance instead.
+    wakes up; giving up at once would crash-loop the instance instead. An
+    error no wait can fix (db.permanent_error: credentials, no such database,
+    an unknown host) stops at once, as a MigrationError saying what to correct.
     """
     for attempt in range(1, attempts + 1):
         try:
             return upgrade()
         except db.UNAVAILABLE_ERRORS as error:
+            if db.permanent_error(error) is not None:
+                raise MigrationError(f"cannot use the database: {db.explain(error)}") from None
             if attempt == attempts:
-                raise
+                raise MigrationError(
+                    f"the database was still unreachable after {attempts} attempts: "
+                    f"{db.explain(error)}"
+                ) from None
             log.warning(
                 "database not reachable for migrations (%s), attempt %d of %d",
-                type(error).__name__,
+                db.explain(error),
                 attempt,
                 attempts,
             )

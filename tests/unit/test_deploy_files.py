@@ -92,7 +92,7 @@ def with_defaults(value: str) -> str:
 
 
 def published(port: str | dict[str, Any]) -> tuple[str, str]:
-    """A `ports:` entry's host address (empty: every interface) and host port, short or long form."""
+    """A `ports:` entry's host address (empty: every interface) and host port, either form."""
     if isinstance(port, dict):
         return str(port.get("host_ip", "")), str(port.get("published", ""))
     parts = with_defaults(port).rsplit(":", 2)

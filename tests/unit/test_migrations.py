@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import peewee as pw
+import pymysql
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
@@ -240,8 +241,40 @@ def test_start_up_gives_up_after_the_last_attempt(
 
     monkeypatch.setattr(migrations, "upgrade", unreachable)
     monkeypatch.setattr(migrations.time, "sleep", lambda _: None)
-    with pytest.raises(pw.OperationalError):
+    with pytest.raises(
+        migrations.MigrationError, match="still unreachable after 3 attempts: unreachable$"
+    ):
         migrations.upgrade_on_start(attempts=3, delay=0)
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "fix"),
+    [
+        (1049, "Unknown database 'nope'", "create the database"),
+        (1045, "Access denied for user 'app'@'10.0.0.9' (using password: YES)", "MYSQL_PASSWORD"),
+        (1044, "Access denied for user 'app'@'%' to database 'x'", "grant the user rights"),
+    ],
+)
+def test_start_up_stops_at_once_on_what_no_retry_can_fix(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, code: int, message: str, fix: str
+) -> None:
+    """Retrying an unknown database or a wrong password only delays the one line that says so."""
+    calls: list[int] = []
+
+    def refused() -> list[str]:
+        calls.append(1)
+        inner = pymysql.err.OperationalError(code, message)
+        raise pw.OperationalError(inner, *inner.args)
+
+    monkeypatch.setattr(migrations, "upgrade", refused)
+    monkeypatch.setattr(migrations.time, "sleep", lambda _: pytest.fail("retried"))
+    with pytest.raises(migrations.MigrationError) as raised:
+        migrations.upgrade_on_start(attempts=15, delay=2)
+    assert len(calls) == 1
+    line = str(raised.value)
+    assert f"OperationalError {code}: {message}; retrying cannot fix this: " in line
+    assert fix in line
+    assert "\n" not in line
 
 
 @pytest.mark.parametrize("state", ["missing", "empty"])
