@@ -242,7 +242,7 @@ def test_start_up_gives_up_after_the_last_attempt(
     monkeypatch.setattr(migrations, "upgrade", unreachable)
     monkeypatch.setattr(migrations.time, "sleep", lambda _: None)
     with pytest.raises(
-        migrations.MigrationError, match="still unreachable after 3 attempts: unreachable$"
+        migrations.MigrationError, match=r"still unreachable after 3 attempts: unreachable$"
     ):
         migrations.upgrade_on_start(attempts=3, delay=0)
 
