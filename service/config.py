@@ -86,8 +86,8 @@ PUBLISHED_SECRETS = frozenset(
     }
 )
 MIN_SECRET_BYTES = 32
-#: How to get a secret that passes, said with every refusal of one.
-MAKE_A_SECRET = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"  # noqa: S105 - a command, not a secret
+#: How to get a secret that passes, said with every refusal of one (a command, not a secret).
+MAKE_A_SECRET = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"  # noqa: S105
 #: A random secret of 32 or more characters uses many different ones (32 random
 #: hex digits show fewer than 8 of the 16 about never; fewer than 12 in 1.7% of cases)...
 MIN_SECRET_DISTINCT = 8

@@ -193,7 +193,7 @@ def driver_error(error: BaseException) -> tuple[int | None, str]:
 
 #: Driver codes no retry can fix, with what to correct.
 PERMANENT_ERRORS = {
-    1044: "grant the user rights on the database",
+    1044: "grant MYSQL_USERNAME its rights on MYSQL_DATABASE (or DATABASE_URL's user and database)",
     1045: "check MYSQL_USERNAME and MYSQL_PASSWORD (or the user and password in DATABASE_URL)",
     1049: "create the database (CHARACTER SET utf8mb4), or correct MYSQL_DATABASE "
     "(or the database in DATABASE_URL)",

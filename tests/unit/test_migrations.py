@@ -252,7 +252,7 @@ def test_start_up_gives_up_after_the_last_attempt(
     [
         (1049, "Unknown database 'nope'", "create the database"),
         (1045, "Access denied for user 'app'@'10.0.0.9' (using password: YES)", "MYSQL_PASSWORD"),
-        (1044, "Access denied for user 'app'@'%' to database 'x'", "grant the user rights"),
+        (1044, "Access denied for user 'app'@'%' to database 'x'", "grant MYSQL_USERNAME"),
     ],
 )
 def test_start_up_stops_at_once_on_what_no_retry_can_fix(
