@@ -18,6 +18,8 @@ both, and which user to keep is not a migration's decision.
 import peewee as pw
 from peewee_migrate import Migrator
 
+from service.migrations import MigrationError
+
 EXACT = "utf8mb4_bin"
 
 #: table -> (column, VARCHAR length, nullable, unique)
@@ -75,7 +77,7 @@ def _refuse_values_the_old_collation_merges(database: pw.Database) -> None:
                 f"GROUP BY `{column}` COLLATE {collation} HAVING COUNT(*) > 1) AS clash"
             ).fetchone()[0]
             if clashes:
-                raise RuntimeError(
+                raise MigrationError(
                     f"cannot roll back 006_exact_identifiers: {table}.{column} holds {clashes} "
                     f"group(s) of values that {collation} calls equal (differing only in case), "
                     "which its unique index cannot hold; merge or remove them first"
