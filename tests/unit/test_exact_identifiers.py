@@ -8,6 +8,8 @@ the usual defaults (utf8mb4_unicode_ci, utf8mb4_0900_ai_ci) treat `oAbC` and
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -40,6 +42,7 @@ def test_each_spelling_signs_in_again_as_its_own_user(
     client: FlaskClient, fake_wechat: FakeWeChat
 ) -> None:
     first = {openid: login(client, fake_wechat, openid)["user_id"] for openid in SPELLINGS}
+    assert len(set(first.values())) == 3
     again = {openid: login(client, fake_wechat, openid) for openid in reversed(SPELLINGS)}
     assert {openid: data["user_id"] for openid, data in again.items()} == first
     assert not any(data["is_new_user"] for data in again.values())
@@ -79,7 +82,12 @@ def test_unionids_differing_only_in_case_are_kept_as_given(
 
 
 def push(client: FlaskClient, body: dict[str, object]) -> None:
-    response = client.post("/wx/push", json=body, headers={"X-WX-SOURCE": "wx_push"})
+    """POST as the platform does: JSON, with non-ASCII as \\u escapes."""
+    response = client.post(
+        "/wx/push",
+        data=json.dumps(body),
+        headers={"X-WX-SOURCE": "wx_push", "Content-Type": "application/json"},
+    )
     assert (response.status_code, response.get_data()) == (200, b"success")
 
 
@@ -114,3 +122,20 @@ def test_a_refresh_token_altered_only_in_case_is_refused(
     assert (response.status_code, response.json["error"]) == (401, "token_invalid")
     # The refusal neither used nor revoked the real one.
     assert client.post("/api/refresh_token", json={"refresh_token": raw}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("sender", "other"),
+    [("oAbc\ud800", "oAbc\ud801"), ("o" * 130, "o" * 129 + "X")],
+    ids=["lone surrogate", "longer than the key column"],
+)
+def test_events_whose_key_the_column_cannot_keep_are_known_by_their_body(
+    client: FlaskClient, sender: str, other: str
+) -> None:
+    """Such a sender was a 500 (which the platform retries), or a key cut short that
+    another sender shared; now the body's digest keys the event, and each is stored once."""
+    for who in (sender, other, sender):
+        push(client, {"FromUserName": who, "CreateTime": 1764633700, "Event": "subscribe"})
+    keys = [row.dedupe_key for row in PushMessage.select().order_by(PushMessage.id)]
+    assert len(keys) == 2
+    assert all(key.startswith("body:") for key in keys)
