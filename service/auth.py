@@ -107,7 +107,7 @@ def _from_cloud_headers(openid: str) -> User:
     openid = wechat.storable("gateway", "openid header", openid, User.openid.max_length)
     unionid = request.headers.get("X-WX-UNIONID", "").strip() or None
     if unionid is not None:
-        unionid = wechat.storable("gateway", "X-WX-UNIONID", unionid, User.unionid.max_length)
+        unionid = wechat.storable("gateway", "unionid header", unionid, User.unionid.max_length)
     user, _ = users.find_or_create(openid, unionid)
     return user
 

@@ -90,7 +90,7 @@ def storable(source: str, name: str, value: object, limit: int) -> str:
     """
     fault = _fault(value, limit) if isinstance(value, str) else "not text"
     if fault is not None:
-        log.error("wechat %s answered an unusable %s (%s): nothing stored", source, name, fault)
+        log.error("wechat %s: unusable %s (%s), nothing stored", source, name, fault)
         raise ApiError(WECHAT_BAD_RESPONSE)
     return str(value)
 

@@ -67,6 +67,7 @@ def test_an_unusable_openid_is_refused_and_nothing_is_stored(
     assert_bad_response(reply.status, reply.body)
     assert snapshot() == before
     assert_logged_once(caplog, "openid", UNUSABLE[fault])
+    assert "wechat code2session: unusable openid (" in caplog.text
 
 
 def test_an_empty_openid_is_refused(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
@@ -179,11 +180,14 @@ def test_a_number_without_a_country_code_is_kept(alice: SignedIn, fake_wechat: F
 
 
 @pytest.mark.parametrize(
-    ("header", "value"),
-    [("X-WX-OPENID", "o" * (OPENID_LIMIT + 1)), ("X-WX-UNIONID", "u" * (OPENID_LIMIT + 1))],
+    ("header", "value", "field"),
+    [
+        ("X-WX-OPENID", "o" * (OPENID_LIMIT + 1), "openid header"),
+        ("X-WX-UNIONID", "u" * (OPENID_LIMIT + 1), "unionid header"),
+    ],
 )
 def test_unusable_identity_headers_are_refused_and_nothing_is_stored(
-    make_app: AppFactory, caplog: pytest.LogCaptureFixture, header: str, value: str
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture, header: str, value: str, field: str
 ) -> None:
     client = make_app(wx_trust_cloud_headers=True).test_client()
     headers = {"X-WX-SOURCE": "wx_client", "X-WX-OPENID": "oGateway", header: value}
@@ -191,4 +195,5 @@ def test_unusable_identity_headers_are_refused_and_nothing_is_stored(
     response = client.get("/api/user/profile", headers=headers)
     assert_bad_response(response.status_code, response.json)
     assert snapshot() == before
-    assert not any(value in r.getMessage() for r in caplog.records)
+    assert_logged_once(caplog, field, value)
+    assert f"wechat gateway: unusable {field} (over 64 characters)" in caplog.text
