@@ -17,7 +17,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import g, request
 
-from service import config, sessions, statements, users
+from service import config, sessions, statements, users, wechat
 from service.errors import TOKEN_INVALID, TOKEN_MISSING, USER_DISABLED, ApiError
 from service.models import AuthSession, Status, User
 from service.tokens import decode_access_token
@@ -103,7 +103,11 @@ def _from_token(header: str) -> User:
 
 
 def _from_cloud_headers(openid: str) -> User:
+    """The user the gateway names, checked as code2Session's answer is before it is stored."""
+    openid = wechat.storable("gateway", "openid header", openid, User.openid.max_length)
     unionid = request.headers.get("X-WX-UNIONID", "").strip() or None
+    if unionid is not None:
+        unionid = wechat.storable("gateway", "unionid header", unionid, User.unionid.max_length)
     user, _ = users.find_or_create(openid, unionid)
     return user
 

@@ -77,6 +77,7 @@ WECHAT_RATE_LIMITED = ErrorKind(429, "wechat_rate_limited", "微信接口调用�
 INTERNAL_ERROR = ErrorKind(500, "internal_error", "服务器内部错误")
 WECHAT_ERROR = ErrorKind(502, "wechat_error", "微信服务返回错误")
 WECHAT_UNAVAILABLE = ErrorKind(502, "wechat_unavailable", "微信服务暂时不可用，请稍后重试")
+WECHAT_BAD_RESPONSE = ErrorKind(502, "wechat_bad_response", "微信服务返回的数据无效")
 WECHAT_SECRET_MISSING = ErrorKind(
     503, "wechat_secret_missing", "服务未配置WX_SECRET，暂不能用微信登录"
 )

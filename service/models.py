@@ -15,6 +15,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+#: The collation of every column compared for identity (openids, unionids, phone numbers,
+#: session keys, token hashes, rate-limit buckets, push dedupe keys): byte for byte, as
+#: SQLite compares all text; MySQL's usual defaults ignore letter case. Human text keeps
+#: the database's collation. The name is MySQL's: tables come from the migrations, which
+#: set it (006_exact_identifiers), and SQLite needs none. `flask db migrate` does not copy
+#: a collation into the migration it writes, so a new identifier column needs it added
+#: there by hand; tests/integration/test_schema.py fails until models and tables agree.
+EXACT = "utf8mb4_bin"
+
+
 class BaseModel(pw.Model):
     id = pw.AutoField()
     created_at = pw.DateTimeField(default=utcnow)
@@ -66,11 +76,11 @@ class VerificationStatus(IntEnum):
 
 
 class User(BaseModel):
-    openid = pw.CharField(max_length=64, unique=True)
-    unionid = pw.CharField(max_length=64, null=True)
+    openid = pw.CharField(max_length=64, unique=True, collation=EXACT)
+    unionid = pw.CharField(max_length=64, null=True, collation=EXACT)
     nickname = pw.CharField(max_length=64, null=True)
     avatar_url = pw.CharField(max_length=512, null=True)
-    phone_number = pw.CharField(max_length=32, null=True, unique=True)
+    phone_number = pw.CharField(max_length=32, null=True, unique=True, collation=EXACT)
     role = pw.IntegerField(default=int(Role.SOLO))
     status = pw.IntegerField(default=int(Status.NORMAL))
     # Community-worker verification: an application, then an admin's review.
@@ -91,7 +101,8 @@ class AuthSession(BaseModel):
     """One login: the family its refresh tokens belong to. Revoking it ends them all."""
 
     user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
-    key = pw.CharField(max_length=32, unique=True)  # the `sid` claim of its access tokens
+    # The `sid` claim of its access tokens.
+    key = pw.CharField(max_length=32, unique=True, collation=EXACT)
     revoked_at = pw.DateTimeField(null=True)
 
     class Meta:
@@ -102,7 +113,7 @@ class RefreshToken(BaseModel):
     """A refresh token, stored only as its SHA-256: a database leak yields no usable token."""
 
     session = pw.ForeignKeyField(AuthSession, backref="refresh_tokens", on_delete="CASCADE")
-    token_hash = pw.CharField(max_length=64, unique=True)
+    token_hash = pw.CharField(max_length=64, unique=True, collation=EXACT)
     expires_at = pw.DateTimeField()
     used_at = pw.DateTimeField(null=True)  # set when rotated; presenting it again is theft
 
@@ -113,7 +124,7 @@ class RefreshToken(BaseModel):
 class RateLimit(pw.Model):
     """Attempts per key and time window, shared by every instance and worker."""
 
-    bucket = pw.CharField(max_length=96, primary_key=True)
+    bucket = pw.CharField(max_length=96, primary_key=True, collation=EXACT)
     hits = pw.IntegerField()
     expires_at = pw.DateTimeField(index=True)
 
@@ -136,10 +147,10 @@ class PushMessage(BaseModel):
     known by sender, time and event, as WeChat's documentation advises.
     """
 
-    dedupe_key = pw.CharField(max_length=128, unique=True)
-    msg_id = pw.CharField(max_length=64, null=True)
-    to_user = pw.CharField(max_length=64, null=True)
-    from_user = pw.CharField(max_length=64, null=True)
+    dedupe_key = pw.CharField(max_length=128, unique=True, collation=EXACT)
+    msg_id = pw.CharField(max_length=64, null=True, collation=EXACT)
+    to_user = pw.CharField(max_length=64, null=True, collation=EXACT)
+    from_user = pw.CharField(max_length=64, null=True, collation=EXACT)
     create_time = pw.BigIntegerField(null=True)
     msg_type = pw.CharField(max_length=32, null=True)
     event = pw.CharField(max_length=64, null=True)

@@ -42,12 +42,28 @@ def _field(body: dict[str, Any], name: str, limit: int) -> str | None:
     return str(value).encode("utf-8", "replace").decode("utf-8")[:limit]
 
 
+def _storable_key(key: str) -> bool:
+    """Whether the dedupe column keeps `key` exactly: 128 characters, UTF-8 encodable."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, sent as JSON's \ud800 escape
+        return False
+    return len(key) <= PushMessage.dedupe_key.max_length
+
+
 def dedupe_key(body: dict[str, Any]) -> str:
-    """MsgId when there is one; for events, sender, time and event; else the body itself."""
+    """MsgId when there is one; for events, sender, time and event; else the body itself.
+
+    A key its column cannot keep exactly is the body's digest instead: cut short
+    or with a character replaced, two messages would share it and one be lost.
+    """
+    key = None
     if body.get("MsgId") not in (None, ""):
-        return f"msg:{body['MsgId']}"[:128]
-    if body.get("FromUserName") and body.get("CreateTime"):
-        return f"evt:{body['FromUserName']}:{body['CreateTime']}:{body.get('Event', '')}"[:128]
+        key = f"msg:{body['MsgId']}"
+    elif body.get("FromUserName") and body.get("CreateTime"):
+        key = f"evt:{body['FromUserName']}:{body['CreateTime']}:{body.get('Event', '')}"
+    if key is not None and _storable_key(key):
+        return key
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return "body:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -30,6 +30,13 @@ def _column_type(raw: str) -> str:
     return _INT_WIDTH.sub(r"\1", raw.lower())
 
 
+def _collation(name: str | None) -> str:
+    """A binary collation, which decides what counts as the same identifier, is shown; the
+    database's default for text is not, since it differs by server (MySQL 8 and MariaDB
+    name their case-insensitive defaults differently) while meaning the same to us."""
+    return f" COLLATE {name}" if name and name.endswith("_bin") else ""
+
+
 def _default(raw: Any, nullable: bool) -> str:
     if raw is None or raw == "NULL":  # MariaDB reports a missing default as the text NULL
         return " DEFAULT NULL" if nullable else ""
@@ -43,14 +50,15 @@ def _default(raw: Any, nullable: bool) -> str:
 
 def _columns(table: str) -> list[str]:
     lines = []
-    for name, ctype, nullable, default, extra in _rows(
-        "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA "
+    for name, ctype, collation, nullable, default, extra in _rows(
+        "SELECT COLUMN_NAME, COLUMN_TYPE, COLLATION_NAME, IS_NULLABLE, COLUMN_DEFAULT, EXTRA "
         "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s "
         "ORDER BY ORDINAL_POSITION",
         table,
     ):
         is_null = nullable == "YES"
-        line = f"  `{name}` {_column_type(ctype)}{'' if is_null else ' NOT NULL'}"
+        line = f"  `{name}` {_column_type(ctype)}{_collation(collation)}"
+        line += "" if is_null else " NOT NULL"
         line += _default(default, is_null)
         if "auto_increment" in str(extra).lower():
             line += " AUTO_INCREMENT"

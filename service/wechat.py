@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from flask import current_app
 from service.config import Config
 from service.errors import (
     INVALID_CODE,
+    WECHAT_BAD_RESPONSE,
     WECHAT_ERROR,
     WECHAT_RATE_LIMITED,
     WECHAT_RISKY_USER,
@@ -27,6 +29,7 @@ from service.errors import (
     ApiError,
 )
 from service.logs import mask
+from service.models import User
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,40 @@ class PhoneNumber:
     phone_number: str
     pure_phone_number: str
     country_code: str
+
+
+#: Unicode categories no stored value may contain: control characters (NUL among them)
+#: and lone surrogates, which JSON's \ud800 escapes can carry but UTF-8 cannot encode.
+_UNSTORABLE = {"Cc", "Cs"}
+
+
+def _fault(value: str, limit: int) -> str | None:
+    if not value:
+        return "empty"
+    if len(value) > limit:
+        return f"over {limit} characters"
+    if any(unicodedata.category(c) in _UNSTORABLE for c in value):
+        return "a control character or a lone surrogate"
+    if value != value.strip():
+        # MySQL's utf8mb4_bin ignores trailing spaces in comparisons; SQLite does not.
+        return "space at either end"
+    return None
+
+
+def storable(source: str, name: str, value: object, limit: int) -> str:
+    """`value`, if it is text that its column (`limit` characters of utf8mb4) keeps as it is.
+
+    Anything else is 502 wechat_bad_response before anything is written, and
+    one log line names the field and what is wrong with it, never the value:
+    these are openids and phone numbers. Unchecked, a phone number longer than
+    its column was a 500 on MySQL (and stored whole on SQLite), and a lone
+    surrogate a 500 on both.
+    """
+    fault = _fault(value, limit) if isinstance(value, str) else "not text"
+    if fault is not None:
+        log.error("wechat %s: unusable %s (%s), nothing stored", source, name, fault)
+        raise ApiError(WECHAT_BAD_RESPONSE)
+    return str(value)
 
 
 class _Unavailable(Exception):
@@ -134,9 +171,12 @@ class WeChatClient:
         if errcode or not isinstance(openid, str) or not isinstance(session_key, str):
             log.error("wechat code2session failed: errcode %s", errcode)
             raise ApiError(WECHAT_ERROR)
-        unionid = body.get("unionid")
+        openid = storable("code2session", "openid", openid, User.openid.max_length)
+        unionid = body.get("unionid")  # only for apps bound to an Open Platform account
+        if unionid is not None and unionid != "":
+            unionid = storable("code2session", "unionid", unionid, User.unionid.max_length)
         log.info("wechat code2session ok for %s", mask(openid))
-        return WxSession(openid, session_key, unionid if isinstance(unionid, str) else None)
+        return WxSession(openid, session_key, unionid or None)
 
     # -- access token (stable_token: does not invalidate other instances' tokens)
 
@@ -204,10 +244,17 @@ class WeChatClient:
         if errcode or not isinstance(info, dict) or not isinstance(info.get("phoneNumber"), str):
             log.error("wechat getuserphonenumber failed: errcode %s", errcode)
             raise ApiError(WECHAT_ERROR)
+        # Only phoneNumber is stored; the other two are parts of it, answered to the client.
+        limit = User.phone_number.max_length
+        number = storable("getuserphonenumber", "phoneNumber", info["phoneNumber"], limit)
+        pure = info.get("purePhoneNumber") or number
+        country = info.get("countryCode")
         return PhoneNumber(
-            phone_number=info["phoneNumber"],
-            pure_phone_number=str(info.get("purePhoneNumber") or info["phoneNumber"]),
-            country_code=str(info.get("countryCode") or ""),
+            phone_number=number,
+            pure_phone_number=storable("getuserphonenumber", "purePhoneNumber", pure, limit),
+            country_code=""
+            if country in (None, "")
+            else storable("getuserphonenumber", "countryCode", str(country), limit),
         )
 
 

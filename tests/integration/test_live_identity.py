@@ -46,6 +46,37 @@ def test_login_refresh_reuse_login_logout(api: Transport, fake_wechat: FakeWeCha
     assert (after.status, after.body["error"]) == (401, "token_invalid")
 
 
+def test_openids_differing_only_in_case_are_three_users_over_http(
+    api: Transport, fake_wechat: FakeWeChat
+) -> None:
+    """The one case the unit suite's SQLite cannot show: MySQL's collation decides."""
+    spellings = ("oLiveCaseAbC", "oLiveCaseabc", "OLIVECASEABC")
+    grants = [login(api, fake_wechat, openid) for openid in spellings]
+    assert [grant["is_new_user"] for grant in grants] == [True, True, True]
+    assert len({grant["user_id"] for grant in grants}) == 3
+    seen = [
+        api("GET", "/api/user/profile", bearer(g["token"])).body["data"]["openid"] for g in grants
+    ]
+    assert seen == list(spellings)
+
+
+def test_an_over_long_openid_or_phone_number_is_a_502_over_http(
+    api: Transport, fake_wechat: FakeWeChat
+) -> None:
+    refused = attempt_login(api, fake_wechat, "o" * 65)
+    assert (refused.status, refused.body["code"], refused.body["error"]) == (
+        502,
+        0,
+        "wechat_bad_response",
+    )
+    me = login(api, fake_wechat, "oLiveLongPhone")
+    code = fake_wechat.phone_code("+86" + "1" * 30)
+    bound = api("POST", "/api/user/phone", bearer(me["token"]), json={"code": code})
+    assert (bound.status, bound.body["error"]) == (502, "wechat_bad_response")
+    profile = api("GET", "/api/user/profile", bearer(me["token"])).body["data"]
+    assert profile["phone_number"] is None
+
+
 @pytest.mark.parametrize(
     ("errcode", "status", "error"),
     [

@@ -10,17 +10,17 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import peewee as pw
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from service import db
-from service.models import MODELS, RateLimit, User
+from service.models import MODELS, User
 from service.openapi import document
 from tests.support.apps import Seeded
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
+from tests.support.rows import snapshot
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
@@ -86,34 +86,6 @@ def operation(request: pytest.FixtureRequest) -> Operation:
 
 WRONG_FOR_TEXT = [1, 1.5, True, [], {}, ["x"], {"$gt": ""}]
 WRONG_FOR_INT = ["1", 1.5, True, [], {}, [1], 10**30, -(10**30)]
-
-
-def _every_row(model: type[pw.Model]) -> str:
-    """The SELECT of a table's rows in key order, as SQL for the database in use."""
-    sql, params = model.select().order_by(model._meta.primary_key).sql()
-    assert not params
-    return str(sql)
-
-
-def snapshot() -> dict[str, list[tuple[Any, ...]]]:
-    """Every stored row (rate-limit counters aside: counting attempts is their job).
-
-    Read with SQL built once per database rather than a new peewee query each
-    time: the tests here take two snapshots around every hostile request.
-    """
-    kind = type(db.database.obj)
-    if kind not in _SNAPSHOT_SQL:
-        _SNAPSHOT_SQL[kind] = {
-            m._meta.table_name: _every_row(m) for m in MODELS if m is not RateLimit
-        }
-    queries = _SNAPSHOT_SQL[kind]
-    return {
-        table: [tuple(row) for row in db.database.execute_sql(sql).fetchall()]
-        for table, sql in queries.items()
-    }
-
-
-_SNAPSHOT_SQL: dict[type[pw.Database], dict[str, str]] = {}
 
 
 @pytest.fixture

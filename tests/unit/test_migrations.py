@@ -18,8 +18,18 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from service import db, migrations
-from service.models import MODELS, Counter, User
+from service.models import (
+    MODELS,
+    AuthSession,
+    Counter,
+    PushMessage,
+    RateLimit,
+    RefreshToken,
+    User,
+    utcnow,
+)
 from tests.support.live_server import PROJECT_ROOT
+from tests.support.rows import snapshot
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
@@ -327,3 +337,47 @@ def test_a_failing_migration_names_its_file_and_line(app: Flask, tmp_path: Path)
     assert (Path(where.path), where.lineno + 1) == (broken, 3)
     assert "raise LookupError" in str(where.statement)
     assert migrations.status(migrate_dir=copy).pending == [broken.stem]
+
+
+EXACT_IDENTIFIERS = "006_exact_identifiers"
+OPENID = "oMigrateCase000000000000000"
+
+
+def fill_every_table() -> None:
+    """A row in each table, as the service writes them."""
+    user = User.create(openid=OPENID, unionid="uMigrate", phone_number="+8613800007777")
+    session = AuthSession.create(user=user, key="a" * 32)
+    RefreshToken.create(session=session, token_hash="b" * 64, expires_at=utcnow())
+    RateLimit.create(bucket="login-openid:1:" + "c" * 40, hits=1, expires_at=utcnow())
+    PushMessage.create(dedupe_key=f"evt:{OPENID}:1:subscribe", from_user=OPENID, payload="{}")
+    Counter.create(count=3)
+
+
+def took(openid: str) -> bool:
+    """Whether a user with `openid` could be added next to the ones there."""
+    try:
+        User.create(openid=openid)
+    except pw.IntegrityError:
+        return False
+    return True
+
+
+def test_exact_identifiers_upgrade_and_downgrade_keep_the_rows_already_there(app: Flask) -> None:
+    assert migrations.downgrade() == [EXACT_IDENTIFIERS]
+    fill_every_table()
+    twin = OPENID.swapcase()
+    # Before: MySQL's case-insensitive unique index calls the twin the same openid.
+    assert took(twin) is not db.is_mysql()
+    before = snapshot(MODELS)
+
+    assert migrations.upgrade() == [EXACT_IDENTIFIERS]
+    assert snapshot(MODELS) == before
+    if db.is_mysql():
+        assert took(twin)  # now another user, as on SQLite all along
+    assert sorted(User.select(User.openid).tuples()) == sorted([(OPENID,), (twin,)])
+
+    User.delete().where(User.openid == twin).execute()  # else MySQL refuses: test_schema.py
+    after = snapshot(MODELS)
+    assert migrations.downgrade() == [EXACT_IDENTIFIERS]
+    assert snapshot(MODELS) == after
+    assert took(twin) is not db.is_mysql()
