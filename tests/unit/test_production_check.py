@@ -43,7 +43,8 @@ def test_development_does_not_insist() -> None:
 
 def published_secret_values() -> set[str]:
     """TOKEN_SECRET values written anywhere in the repository's docs and examples."""
-    files = [PROJECT_ROOT / "README.md", *PROJECT_ROOT.glob(".env*.example")]
+    files = [PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").glob("*.md")]
+    files += [*PROJECT_ROOT.glob(".env*.example")]
     files += [*(PROJECT_ROOT / "docker").glob("docker-compose*.yml")]
     values = set()
     for path in files:
