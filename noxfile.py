@@ -250,10 +250,12 @@ STATIC_CHECKS = (
 
 @nox.session(python=CONTAINER_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff, then hadolint, actionlint and the container.config.json schema (all from the lock)."""
+    """ruff, no private library internals (tests/support/private_use.py), then hadolint,
+    actionlint and the container.config.json schema (all from the lock)."""
     install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", "-m", "tests.support.private_use")
     for command in STATIC_CHECKS:
         session.run(*command)
 
