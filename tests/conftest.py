@@ -24,7 +24,7 @@ from hypothesis import settings
 
 from service import create_app, db, migrations
 from service.config import Config
-from tests.support import routing
+from service.wechat import WeChatClient
 from tests.support.apps import AppFactory, Seeded
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.mysql import (
@@ -36,8 +36,6 @@ from tests.support.mysql import (
 )
 from tests.support.reporting import say, summary_lines, take_from_worker
 from tests.support.wechat_credentials import missing_real_credentials
-
-routing.install()  # each rule's URL builder compiled once per run, not once per app
 
 #: Hypothesis: 40 examples per property in everyday runs; HYPOTHESIS_PROFILE=thorough for 1,000.
 settings.register_profile("everyday", max_examples=40)
@@ -290,12 +288,44 @@ def _give_tables(request: pytest.FixtureRequest, template: Template) -> None:
         migrations.upgrade()
 
 
+#: Apps kept for the run, one per configuration: building one compiles every URL rule (about
+#: 7 ms), and most tests ask for the same settings. See `shared_app`.
+_SHARED_APPS: dict[Config, Flask] = {}
+
+#: What create_app keeps on an app that a test can change; `shared_app` renews each.
+RENEWED_EXTENSIONS = {"wechat", "readiness"}
+
+
+def shared_app(settings: Config) -> Flask:
+    """The run's app for `settings`, with what a test can change made new.
+
+    Its routes, handlers and config are what create_app(settings) builds, and
+    no test changes them (a test that adds a route asks `make_app` for an app of
+    its own). What does change is made new here, as a new app would have it: the
+    database (new and empty), the WeChat client (which keeps an access token) and
+    the readiness probe.
+    """
+    app = _SHARED_APPS.get(settings)
+    if app is None:
+        app = _SHARED_APPS[settings] = create_app(settings)
+    else:
+        target = db.resolve_target(settings, app.instance_path)
+        db.database.initialize(db.open_database(target, settings))
+        app.extensions["wechat"] = WeChatClient(settings)
+        app.extensions.pop("readiness", None)
+    unknown = set(app.extensions) - RENEWED_EXTENSIONS
+    assert not unknown, f"create_app keeps {unknown} on the app: renew it in shared_app"
+    return app
+
+
 @pytest.fixture
 def make_app(config: Config, request: pytest.FixtureRequest) -> Iterator[AppFactory]:
     """Build the app as a test needs it, on tables the migrations made; disposed after the test.
 
     `migrated=False` leaves the database as it is (empty, unless the test
     filled it): what a service sees before anyone ran `flask db upgrade`.
+    `shared=True` gives the run's app for these settings (`shared_app`) instead
+    of a new one: for tests that use the app and change nothing on it.
     """
     url = config.database_url or ""
     # The templates are made first: making one builds an app, which points
@@ -306,9 +336,9 @@ def make_app(config: Config, request: pytest.FixtureRequest) -> Iterator[AppFact
     elif url.startswith("mysql://"):
         template = request.getfixturevalue("migrated_mysql")
 
-    def build(*, migrated: bool = True, **changes: Any) -> Flask:
+    def build(*, migrated: bool = True, shared: bool = False, **changes: Any) -> Flask:
         settings = replace(config, **changes) if changes else config
-        app = create_app(settings)
+        app = shared_app(settings) if shared else create_app(settings)
         if migrated:
             same_database = settings.database_url == config.database_url
             _give_tables(request, template if same_database else None)
@@ -369,8 +399,9 @@ def seeded(request: pytest.FixtureRequest, database_kind: str) -> Seeded:
 
 @pytest.fixture
 def app(make_app: AppFactory) -> Flask:
-    """The app, on a database whose tables are the migrations' (copied from one migrated run)."""
-    return make_app()
+    """The app, on a new database whose tables are the migrations' (copied from one migrated
+    run): the run's app for the test's settings, since the test changes nothing on it."""
+    return make_app(shared=True)
 
 
 @pytest.fixture
