@@ -344,7 +344,11 @@ def mutate(session: nox.Session) -> None:
 
 @nox.session(python=CONTAINER_PYTHON)
 def bench(session: nox.Session) -> None:
-    """The benchmark (bench/run.py): needs wrk, installed from Debian's packages when root."""
+    """The benchmark (bench/run.py) against its driver floor; ends non-zero on a missed target.
+
+    It prints how long it will take before it starts (about 3 minutes); `-- --quick`
+    takes under one. Needs wrk, installed from Debian's packages when root.
+    """
     if shutil.which("wrk") is None:
         if os.geteuid() != 0:
             session.error("bench needs wrk: apt-get install wrk")
