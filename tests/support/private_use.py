@@ -21,9 +21,10 @@ What counts as a use, read from the source without running it:
   defines and our own code never does (`pool._connections`, `conn._rfile`).
 
 Python's own protocol names (`__init__`, `__enter__`) are public; names that
-merely look like them (`__data__`, `__exception_wrapper__`) are not. The last
-rule cannot see types: an underscored name our own code also defines is taken
-to be ours wherever it appears.
+merely look like them (`__data__`, `__exception_wrapper__`) are not. Limits, as
+the check reads names, not types: an underscored name our own code also defines
+is taken to be ours wherever it appears, and an undocumented name without an
+underscore is caught only once it is listed in UNDOCUMENTED below.
 
     python -m tests.support.private_use      # nox -s lint runs it
 """
@@ -31,6 +32,7 @@ to be ours wherever it appears.
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import importlib.util
 import re
@@ -65,59 +67,26 @@ ALLOW_HEADING = "## Underscored names the lint check allows"
 #: Classes and attributes without an underscore that their library does not document.
 UNDOCUMENTED = frozenset({"TConn", "PollableMethodQueue", "method_queue", "unreader"})
 
-_PROTOCOL_SOURCES: tuple[type, ...] = (
-    object,
-    type,
-    int,
-    float,
-    complex,
-    str,
-    bytes,
-    list,
-    dict,
-    set,
-    frozenset,
-    tuple,
-    property,
-    staticmethod,
-    classmethod,
-    BaseException,
-    types.FunctionType,
-    types.MethodType,
-    types.ModuleType,
-    types.GeneratorType,
-    types.CoroutineType,
-    types.AsyncGeneratorType,
-    contextlib.AbstractContextManager,
-    contextlib.AbstractAsyncContextManager,
-)
-
-#: Python's data model: dunder names every type may define, not a library's secrets.
+#: Python's data model: the dunder names of every builtin type, of functions, modules,
+#: generators and context managers, and the module-level ones. A library's own dunders
+#: (peewee's `__data__`) are not among them.
 PROTOCOL = frozenset(
     name
-    for source in _PROTOCOL_SOURCES
+    for source in [
+        *(value for value in vars(builtins).values() if isinstance(value, type)),
+        types.FunctionType,
+        types.ModuleType,
+        types.GeneratorType,
+        types.CoroutineType,
+        contextlib.AbstractContextManager,
+        contextlib.AbstractAsyncContextManager,
+    ]
     for name in dir(source)
     if name.startswith("__") and name.endswith("__")
 ) | frozenset(
     {
-        "__aenter__",
-        "__aexit__",
-        "__all__",
-        "__enter__",
-        "__exit__",
-        "__file__",
-        "__get__",
-        "__getattr__",
-        "__set__",
-        "__set_name__",
-        "__delete__",
-        "__missing__",
-        "__path__",
-        "__post_init__",
-        "__version__",
-        "__wrapped__",
-        "__main__",
-        "__future__",
+        *("__all__", "__file__", "__path__", "__version__", "__wrapped__", "__post_init__"),
+        *("__getattr__", "__missing__", "__fspath__", "__aiter__", "__anext__", "__match_args__"),
     }
 )
 
@@ -181,15 +150,17 @@ def own_names(tree: ast.AST) -> Iterator[str]:
     """The names our code defines for itself: attributes only as `self.x =` (or `cls.x =`);
     `conn._x = ...` on someone else's object is a use of their name, not a definition."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
-                yield node.attr
-        elif not isinstance(node, ast.Attribute):
-            yield from defined_names(node) if isinstance(node, ast.alias) else ()
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                yield node.name
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                yield node.id
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            yield node.name
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            yield node.id
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ("self", "cls")
+        ):
+            yield node.attr
 
 
 def library_private_names(packages: Iterable[str] = WATCHED) -> dict[str, set[str]]:
@@ -450,14 +421,6 @@ def find_private_uses(
         derived,
         root,
     )
-    # A name our code defines only in a class derived from a library's is not ours:
-    # those definitions are themselves checked as overrides.
-    for module in modules:
-        for node in ast.walk(module.tree):
-            if isinstance(node, ast.ClassDef) and f"{module.name}.{node.name}" in derived:
-                for item in node.body:
-                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
-                        checker.ours.discard(item.name)
     for module in modules:
         checker.check(module)
     return sorted(set(checker.findings))
