@@ -21,10 +21,10 @@ What counts as a use, read from the source without running it:
   defines and our own code never does (`pool._connections`, `conn._rfile`).
 
 Python's own protocol names (`__init__`, `__enter__`) are public; names that
-merely look like them (`__data__`, `__exception_wrapper__`) are not. Limits, as
+merely look like them (peewee's `__rel__` and `__sql__`) are not. Limits, as
 the check reads names, not types: an underscored name our own code also defines
 is taken to be ours wherever it appears, and an undocumented name without an
-underscore is caught only once it is listed in UNDOCUMENTED below.
+underscore is caught only once docs/upstream.md lists it (REFUSED_HEADING).
 
     python -m tests.support.private_use      # nox -s lint runs it
 """
@@ -60,16 +60,15 @@ WATCHED = (
 #: What the check reads: everything of ours that imports them.
 CHECKED = ("service", "tests", "bench", "noxfile.py", "gunicorn.conf.py")
 
-#: Where the exceptions are listed, with why each is public (a table under this heading).
+#: Where the exceptions are listed, with why each is public (a table under this heading),
+#: and the names without an underscore that their library does not document (another).
 ALLOW_LIST = ROOT / "docs" / "upstream.md"
 ALLOW_HEADING = "## Underscored names the lint check allows"
-
-#: Classes and attributes without an underscore that their library does not document.
-UNDOCUMENTED = frozenset({"TConn", "PollableMethodQueue", "method_queue", "unreader"})
+REFUSED_HEADING = "## Undocumented names the lint check refuses"
 
 #: Python's data model: the dunder names of every builtin type, of functions, modules,
 #: generators and context managers, and the module-level ones. A library's own dunders
-#: (peewee's `__data__`) are not among them.
+#: (peewee's `__sql__`) are not among them.
 PROTOCOL = frozenset(
     name
     for source in [
@@ -94,6 +93,28 @@ PROTOCOL = frozenset(
 ATTRIBUTE_FUNCTIONS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 
 DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+def read_table(heading: str, path: Path = ALLOW_LIST) -> set[tuple[str, str]]:
+    """(library, name) from the table under `heading`: `| `peewee` | `_meta` | why |`."""
+    if not path.is_file():
+        return set()
+    rows: set[tuple[str, str]] = set()
+    in_section = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            in_section = line.strip() == heading
+            continue
+        if not (in_section and line.startswith("|")):
+            continue
+        cells = [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0] in WATCHED and cells[1].isidentifier():
+            rows.add((cells[0], cells[1]))
+    return rows
+
+
+#: Classes and attributes without an underscore that their library does not document.
+UNDOCUMENTED = frozenset(name for _, name in read_table(REFUSED_HEADING))
 
 
 def is_private(name: str) -> bool:
@@ -383,21 +404,8 @@ class Checker:
 
 
 def read_allow_list(path: Path = ALLOW_LIST) -> set[tuple[str, str]]:
-    """(library, name) from the table under ALLOW_HEADING: `| `peewee` | `_meta` | why |`."""
-    if not path.is_file():
-        return set()
-    allowed: set[tuple[str, str]] = set()
-    in_section = False
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("## "):
-            in_section = line.strip() == ALLOW_HEADING
-            continue
-        if not (in_section and line.startswith("|")):
-            continue
-        cells = [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
-        if len(cells) >= 2 and cells[0] in WATCHED and cells[1].startswith("_"):
-            allowed.add((cells[0], cells[1]))
-    return allowed
+    """The underscored names docs/upstream.md says its library documents."""
+    return {(lib, name) for lib, name in read_table(ALLOW_HEADING, path) if name.startswith("_")}
 
 
 def find_private_uses(
