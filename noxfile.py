@@ -235,6 +235,28 @@ def manual(session: nox.Session) -> None:
     session.run("pytest", "tests/manual", "--no-cov", *session.posargs, env=PYTEST_ENV)
 
 
+@nox.session(python=PYTHONS[0] if PYTHONS else None)
+def lowest(session: nox.Session) -> None:
+    """The unit suite on every direct dependency at the lowest version pyproject.toml allows.
+
+    The lock holds the newest versions, so nothing else tests the floors that
+    pyproject.toml promises to anyone who installs the package beside their
+    own pins. uv's lowest-direct resolution takes each direct dependency at its
+    floor (and whatever those need at their newest). The oldest supported
+    Python, as the floors must hold there too. No coverage gate: `unit` has it.
+    """
+    if shutil.which("uv") is None:
+        session.error("lowest needs uv (`pip install uv`): pip cannot resolve to the floors")
+    session.install("--resolution", "lowest-direct", "-e", ".[dev]")
+    session.run(
+        "pytest",
+        *_workers(session.posargs),
+        *_suite(["tests/unit"], session.posargs),
+        "--no-cov",
+        env=PYTEST_ENV,
+    )
+
+
 #: What `nox -s lint` checks besides Python: the image, the workflows, Cloud Run's settings.
 STATIC_CHECKS = (
     ("hadolint", "docker/Dockerfile"),
@@ -250,10 +272,12 @@ STATIC_CHECKS = (
 
 @nox.session(python=CONTAINER_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff, then hadolint, actionlint and the container.config.json schema (all from the lock)."""
+    """ruff, no private library internals (tests/support/private_use.py), then hadolint,
+    actionlint and the container.config.json schema (all from the lock)."""
     install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", "-m", "tests.support.private_use")
     for command in STATIC_CHECKS:
         session.run(*command)
 
@@ -323,7 +347,11 @@ def mutate(session: nox.Session) -> None:
 
 @nox.session(python=CONTAINER_PYTHON)
 def bench(session: nox.Session) -> None:
-    """The benchmark (bench/run.py): needs wrk, installed from Debian's packages when root."""
+    """The benchmark (bench/run.py) against its driver floor; ends non-zero on a missed target.
+
+    It prints how long it will take before it starts (about 3 minutes); `-- --quick`
+    takes under one. Needs wrk, installed from Debian's packages when root.
+    """
     if shutil.which("wrk") is None:
         if os.geteuid() != 0:
             session.error("bench needs wrk: apt-get install wrk")

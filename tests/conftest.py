@@ -24,8 +24,7 @@ from hypothesis import settings
 
 from service import create_app, db, migrations
 from service.config import Config
-from tests.support import routing
-from tests.support.apps import AppFactory, Seeded
+from tests.support.apps import AppFactory, Seeded, shared_app
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.mysql import (
     MySQLServer,
@@ -36,8 +35,6 @@ from tests.support.mysql import (
 )
 from tests.support.reporting import say, summary_lines, take_from_worker
 from tests.support.wechat_credentials import missing_real_credentials
-
-routing.install()  # each rule's URL builder compiled once per run, not once per app
 
 #: Hypothesis: 40 examples per property in everyday runs; HYPOTHESIS_PROFILE=thorough for 1,000.
 settings.register_profile("everyday", max_examples=40)
@@ -296,6 +293,8 @@ def make_app(config: Config, request: pytest.FixtureRequest) -> Iterator[AppFact
 
     `migrated=False` leaves the database as it is (empty, unless the test
     filled it): what a service sees before anyone ran `flask db upgrade`.
+    `shared=True` gives the run's app for these settings (`shared_app`) instead
+    of a new one: for tests that use the app and change nothing on it.
     """
     url = config.database_url or ""
     # The templates are made first: making one builds an app, which points
@@ -306,9 +305,9 @@ def make_app(config: Config, request: pytest.FixtureRequest) -> Iterator[AppFact
     elif url.startswith("mysql://"):
         template = request.getfixturevalue("migrated_mysql")
 
-    def build(*, migrated: bool = True, **changes: Any) -> Flask:
+    def build(*, migrated: bool = True, shared: bool = False, **changes: Any) -> Flask:
         settings = replace(config, **changes) if changes else config
-        app = create_app(settings)
+        app = shared_app(settings) if shared else create_app(settings)
         if migrated:
             same_database = settings.database_url == config.database_url
             _give_tables(request, template if same_database else None)
@@ -369,8 +368,9 @@ def seeded(request: pytest.FixtureRequest, database_kind: str) -> Seeded:
 
 @pytest.fixture
 def app(make_app: AppFactory) -> Flask:
-    """The app, on a database whose tables are the migrations' (copied from one migrated run)."""
-    return make_app()
+    """The app, on a new database whose tables are the migrations' (copied from one migrated
+    run): the run's app for the test's settings, since the test changes nothing on it."""
+    return make_app(shared=True)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections.abc import Iterator
@@ -164,23 +163,33 @@ def test_a_connection_that_dies_after_checkout_is_replaced_for_a_read(
 def test_a_write_whose_connection_died_mid_statement_is_not_retried(
     pool: ConnectionPool, mysql_server: MySQLServer, run_database: str
 ) -> None:
-    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{run_database}`.t (n INT)")
+    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{run_database}`.t (n INT) ENGINE=InnoDB")
     pool.connect()
-    connection_id(pool)
-    pool.close()
-    pool.connect()
-    # The socket still looks open, so the INSERT is sent; whether the server ran
-    # it cannot be known, so it is not sent again.
-    conn = pool.connection()
-    # Reading the answer finds the stream at its end. (Shutting the socket for
-    # reading was a race: Linux still hands over a reply that arrives first.)
-    conn._rfile = io.BytesIO(b"")
-    with pytest.raises((pw.OperationalError, pw.InterfaceError)):
-        pool.execute_sql("INSERT INTO t (n) VALUES (1)")
-    pool.close()
-    time.sleep(0.2)
-    # The server ran it once; a retry would have made it twice.
-    assert mysql_server.execute(f"SELECT COUNT(*) FROM `{run_database}`.t")[0][0] == 1
+    victim = connection_id(pool)
+    # The INSERT is sent and the server starts it; its connection is killed while
+    # it runs, so whether it ran cannot be known to the client: it is not sent again.
+    running = (
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+        f"WHERE ID = {victim} AND INFO LIKE 'INSERT%'"
+    )
+
+    def kill_once_running() -> None:
+        deadline = time.monotonic() + 10
+        while not mysql_server.execute(running)[0][0]:
+            assert time.monotonic() < deadline, "the INSERT never started"
+            time.sleep(0.01)
+        mysql_server.execute(f"KILL {victim}")
+
+    killer = threading.Thread(target=kill_once_running)
+    killer.start()
+    try:
+        with pytest.raises((pw.OperationalError, pw.InterfaceError)):
+            pool.execute_sql("INSERT INTO t (n) SELECT SLEEP(5)")
+    finally:
+        killer.join()
+        pool.close()
+    # The killed statement was rolled back; a retry would have inserted a row.
+    assert mysql_server.execute(f"SELECT COUNT(*) FROM `{run_database}`.t")[0][0] == 0
 
 
 def test_only_the_first_statement_of_a_checkout_is_retried(

@@ -66,7 +66,7 @@ def test_the_ci_workflow_runs_every_default_session_and_the_coverage() -> None:
     defined, default = noxfile()
     jobs = nox_sessions_run(workflow("ci.yml"))
     ran = set().union(*jobs.values())
-    assert ran == {*default, "coverage"}
+    assert ran == {*default, "coverage", "lowest"}
     assert ran <= defined
     for job, sessions in jobs.items():
         assert len(sessions) == 1, f"job {job} should run one session, runs {sessions}"
@@ -77,6 +77,18 @@ def test_the_ci_workflow_runs_every_default_session_and_the_coverage() -> None:
     for spec in ci["jobs"].values():
         setup = [s for s in spec["steps"] if s.get("uses", "").startswith("actions/setup-python")]
         assert setup[0]["with"]["cache-dependency-path"] == "requirements.lock"
+
+
+def test_ci_runs_the_unit_suite_on_the_declared_floors_after_the_main_run() -> None:
+    """pyproject.toml's lower bounds are tested (nox -s lowest), locally and on the hosted CI."""
+    script = (PROJECT_ROOT / ".ci" / "run").read_text("utf-8")
+    commands = [line.strip() for line in script.splitlines() if not line.lstrip().startswith("#")]
+    main_run = commands.index("env -u MYSQL_ADDRESS MYSQL_PROVIDER=local python3 -m nox")
+    assert commands.index("python3 -m nox -s lowest") > main_run
+    (job,) = [spec for spec in workflow("ci.yml")["jobs"].values() if "lowest" in str(spec)]
+    assert job["steps"][-1]["run"] == "nox -s lowest"
+    noxfile_text = (PROJECT_ROOT / "noxfile.py").read_text("utf-8")
+    assert '"--resolution", "lowest-direct"' in noxfile_text
 
 
 def test_the_manual_workflow_is_manual_and_refuses_without_credentials() -> None:
