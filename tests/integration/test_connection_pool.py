@@ -13,7 +13,7 @@ import pytest
 from playhouse.pool import MaxConnectionsExceeded
 
 from service.config import Config
-from service.db import ConnectionPool, MySQLConnection, Target, open_database
+from service.db import ConnectionPool, Target, open_database
 from tests.support.mysql import MySQLServer
 
 
@@ -51,16 +51,6 @@ def connection_id(pool: ConnectionPool) -> int:
     return int(pool.execute_sql("SELECT CONNECTION_ID()").fetchone()[0])
 
 
-def test_every_pool_connection_shares_one_tls_context(pool: ConnectionPool) -> None:
-    opened = [pool._connect_waking() for _ in range(2)]
-    try:
-        assert all(isinstance(conn, MySQLConnection) for conn in opened)
-        assert opened[0].ctx is opened[1].ctx
-    finally:
-        for conn in opened:
-            conn.close()
-
-
 def test_a_connection_back_a_moment_ago_is_reused_without_a_ping(
     pool: ConnectionPool, pings: list[int]
 ) -> None:
@@ -85,24 +75,6 @@ def test_an_idle_connection_killed_by_the_server_is_replaced(
     pool.connect()
     assert connection_id(pool) != first  # the dead one was pinged and dropped
     pool.close()
-
-
-def test_a_connection_the_server_closed_is_never_handed_out(
-    pool: ConnectionPool, mysql_server: MySQLServer, pings: list[int]
-) -> None:
-    """Even straight after it came back, when no ping would be sent: a restart or a KILL."""
-    pool.connect()
-    first = connection_id(pool)
-    pool.close()
-    mysql_server.execute(f"KILL {first}")
-    deadline = time.monotonic() + 2
-    while not ConnectionPool._closed_by_server(pool._connections[0][2]):
-        assert time.monotonic() < deadline, "the server's close never arrived"
-        time.sleep(0.01)
-    pool.connect()
-    assert connection_id(pool) != first
-    pool.close()
-    assert pings == []
 
 
 def test_an_open_transaction_is_rolled_back_on_return(
