@@ -277,10 +277,10 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
             return True
 
     def _open(self, conn: pymysql.connections.Connection) -> None:
-        """Open a deferred or dropped connection; ping one that idled a while."""
+        """Open a deferred or dropped connection; ping one that idled in the pool a while."""
         returned = self.returned_at.pop(id(conn), None)
         try:
-            if conn.open and (returned is None or time.monotonic() - returned >= self.PING_AFTER):
+            if conn.open and returned is not None and time.monotonic() - returned >= self.PING_AFTER:
                 try:
                     conn.ping()
                 except pymysql.MySQLError as error:
