@@ -279,8 +279,9 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
     def _open(self, conn: pymysql.connections.Connection) -> None:
         """Open a deferred or dropped connection; ping one that idled in the pool a while."""
         returned = self.returned_at.pop(id(conn), None)
+        idled = returned is not None and time.monotonic() - returned >= self.PING_AFTER
         try:
-            if conn.open and returned is not None and time.monotonic() - returned >= self.PING_AFTER:
+            if conn.open and idled:
                 try:
                     conn.ping()
                 except pymysql.MySQLError as error:
