@@ -192,7 +192,7 @@ def tls_context() -> ssl.SSLContext:
     return context
 
 
-class DeferredMySQLDatabase(pw.MySQLDatabase):  # type: ignore[misc]
+class DeferredMySQLDatabase(pw.MySQLDatabase):
     """MySQL whose `_connect` (peewee's documented hook) makes a connection without the network.
 
     peewee calls `_connect` under its database-wide lock (and a pool under its
@@ -256,7 +256,7 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
             try:
                 if not super().connect(reuse_if_open):
                     return False
-                self._open(self.connection())
+                self._open(self.connection())  # type: ignore[no-untyped-call]
             except (pw.OperationalError, pw.InterfaceError) as error:
                 if not self.is_closed():
                     self.manual_close()
@@ -300,7 +300,7 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
         the server (a failed send, 2006; a closed socket) or it is a read.
         """
         try:
-            return super().execute_sql(sql, params)
+            return super().execute_sql(sql, params)  # type: ignore[no-untyped-call]
         except (pw.OperationalError, pw.InterfaceError) as error:
             first = not getattr(self.checkout, "used", True)
             code, message = driver_error(error)
@@ -311,13 +311,13 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
                 raise
             log.warning("pooled connection was dead (driver error %s); retrying once", code)
             self.manual_close()
-            return super().execute_sql(sql, params)
+            return super().execute_sql(sql, params)  # type: ignore[no-untyped-call]
         finally:
             self.checkout.used = True
 
     def close(self) -> bool:
         if not self.is_closed() and not self.in_transaction():
-            conn = self.connection()
+            conn = self.connection()  # type: ignore[no-untyped-call]
             if conn.open and conn.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
                 # A failure closes the connection itself: the next checkout reconnects it.
                 with suppress(pymysql.MySQLError):

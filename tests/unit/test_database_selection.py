@@ -128,7 +128,7 @@ def test_schema_is_only_rendered_from_mysql(app: Flask) -> None:
 
 
 def test_mysql_connections_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PyMySQL's default mode (TLS offered, the server not verified), built once, not per connection.
+    """PyMySQL's default mode (TLS offered, server not verified), built once, not per connection.
 
     No server is needed: connecting is replaced by nothing, so what is checked is
     the connection object the pool builds.

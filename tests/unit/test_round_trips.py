@@ -7,7 +7,7 @@ connection that idled in the pool is not a statement and is not counted).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
 
 @pytest.fixture
-def statements(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def statements(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The SQL of each statement the app sends from now on."""
     sent: list[str] = []
     real = db.database.obj
@@ -32,7 +32,7 @@ def statements(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> Iterator
         return execute_sql(sql, params)
 
     monkeypatch.setattr(real, "execute_sql", counting)
-    yield sent
+    return sent
 
 
 def test_a_counter_read_is_one_statement(client: FlaskClient, statements: list[str]) -> None:
