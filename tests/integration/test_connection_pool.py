@@ -77,6 +77,20 @@ def test_an_idle_connection_killed_by_the_server_is_replaced(
     pool.close()
 
 
+def test_returning_a_connection_costs_no_rollback_when_none_is_open(
+    pool: ConnectionPool,
+) -> None:
+    """A read's connection goes back to the pool without a ROLLBACK (the server counts them)."""
+    for _ in range(3):
+        pool.connect()
+        connection_id(pool)
+        pool.close()
+    pool.connect()
+    rollbacks = pool.execute_sql("SHOW SESSION STATUS LIKE 'Com_rollback'").fetchone()[1]
+    pool.close()
+    assert int(rollbacks) == 0
+
+
 def test_an_open_transaction_is_rolled_back_on_return(
     pool: ConnectionPool, mysql_server: MySQLServer, run_database: str
 ) -> None:
