@@ -256,7 +256,7 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
             try:
                 if not super().connect(reuse_if_open):
                     return False
-                self._open(self.connection())  # type: ignore[no-untyped-call]
+                self.open_deferred(self.connection())  # type: ignore[no-untyped-call]
             except (pw.OperationalError, pw.InterfaceError) as error:
                 if not self.is_closed():
                     self.manual_close()
@@ -276,7 +276,7 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
             self.checkout.used = False
             return True
 
-    def _open(self, conn: pymysql.connections.Connection) -> None:
+    def open_deferred(self, conn: pymysql.connections.Connection) -> None:
         """Open a deferred or dropped connection; ping one that idled in the pool a while."""
         returned = self.returned_at.pop(id(conn), None)
         idled = returned is not None and time.monotonic() - returned >= self.PING_AFTER
