@@ -69,9 +69,10 @@ def _from_token(header: str) -> User:
         user_id = int(claims["sub"])
     except (TypeError, ValueError):
         raise ApiError(TOKEN_INVALID) from None
-    # The session and its user in one query: the join fills `session.user`.
+    # The session (what a request needs of it) and its user in one query: the join
+    # fills `session.user`.
     session = (
-        AuthSession.select(AuthSession, User)
+        AuthSession.select(AuthSession.id, AuthSession.revoked_at, User)
         .join(User)
         .where(AuthSession.key == str(claims.get("sid", "")), AuthSession.user == user_id)
         .get_or_none()
