@@ -13,6 +13,7 @@ import ssl
 import threading
 import time
 import uuid
+import weakref
 from concurrent.futures import Future
 from contextlib import closing, suppress
 from dataclasses import dataclass
@@ -243,8 +244,11 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
 
     def __init__(self, *args: Any, wake_timeout: float = 0.0, **kwargs: Any) -> None:
         self.wake_timeout = wake_timeout
-        #: When each idle connection came back, by id(): a recent one needs no ping.
-        self.returned_at: dict[int, float] = {}
+        #: When each idle connection came back: a recent one needs no ping. Weak, so
+        #: a connection the pool closes (stale, or dropped) takes its entry along.
+        self.returned_at: weakref.WeakKeyDictionary[pymysql.connections.Connection, float] = (
+            weakref.WeakKeyDictionary()
+        )
         #: Per thread: whether its checkout has run a statement yet.
         self.checkout = threading.local()
         super().__init__(*args, **kwargs)
@@ -278,7 +282,7 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
 
     def open_deferred(self, conn: pymysql.connections.Connection) -> None:
         """Open a deferred or dropped connection; ping one that idled in the pool a while."""
-        returned = self.returned_at.pop(id(conn), None)
+        returned = self.returned_at.pop(conn, None)
         idled = returned is not None and time.monotonic() - returned >= self.PING_AFTER
         try:
             if conn.open and idled:
@@ -323,7 +327,7 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
                 with suppress(pymysql.MySQLError):
                     conn.rollback()
             if conn.open:
-                self.returned_at[id(conn)] = time.monotonic()
+                self.returned_at[conn] = time.monotonic()
         return bool(super().close())
 
 
