@@ -17,7 +17,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import g, request
 
-from service import config, sessions, statements, users, wechat
+from service import config, sessions, users, wechat
 from service.errors import TOKEN_INVALID, TOKEN_MISSING, USER_DISABLED, ApiError
 from service.models import AuthSession, Status, User
 from service.tokens import decode_access_token
@@ -60,23 +60,6 @@ def cloud_openid() -> str | None:
     return None
 
 
-#: What a signed-in request needs of its session, and the whole user, in one query
-#: and one column (statements.packed).
-_SESSION_FIELDS = (AuthSession.id, AuthSession.revoked_at)
-_USER_FIELDS = statements.columns(User)
-_SIGNED_IN = statements.Statement(
-    lambda: (
-        AuthSession.select(statements.packed([*_SESSION_FIELDS, *_USER_FIELDS]))
-        .join(User)
-        .where(
-            AuthSession.key == statements.slot("key", AuthSession.key),
-            AuthSession.user == statements.slot("user_id", AuthSession.user),
-        )
-        .limit(1)
-    )
-)
-
-
 def _from_token(header: str) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -86,18 +69,18 @@ def _from_token(header: str) -> User:
         user_id = int(claims["sub"])
     except (TypeError, ValueError):
         raise ApiError(TOKEN_INVALID) from None
-    rows = _SIGNED_IN.execute(key=str(claims.get("sid", "")), user_id=user_id).fetchall()
+    # The session (what a request needs of it) and its user in one query: the join
+    # fills `session.user`.
+    session = (
+        AuthSession.select(AuthSession.id, AuthSession.revoked_at, User)
+        .join(User)
+        .where(AuthSession.key == str(claims.get("sid", "")), AuthSession.user == user_id)
+        .get_or_none()
+    )
     # No row: the user was deleted (its sessions went with it) or the claim is forged.
-    if not rows:
+    if session is None or session.revoked_at is not None:
         raise ApiError(TOKEN_INVALID)
-    values = statements.unpacked(rows[0][0])
-    split = len(_SESSION_FIELDS)
-    session = statements.instance(AuthSession, _SESSION_FIELDS, values[:split])
-    if session.revoked_at is not None:
-        raise ApiError(TOKEN_INVALID)
-    user = statements.instance(User, _USER_FIELDS, values[split:])
-    session.__data__["user"] = user.id
-    session.__rel__["user"] = user
+    user: User = session.user
     g.session = session
     return user
 

@@ -16,7 +16,6 @@ from service.errors import (
 )
 from service.models import Counter, utcnow
 from service.payload import json_object
-from service.statements import Statement, slot
 
 COUNTER_ID = 1
 #: The column is MySQL's INT: one more would be an out-of-range error (1264).
@@ -25,31 +24,9 @@ MAX_COUNT = 2**31 - 1
 bp = Blueprint("counter", __name__, url_prefix="/api")
 
 
-_CURRENT = Statement(lambda: Counter.select(Counter.count).where(Counter.id == COUNTER_ID).limit(1))
-# A row at the maximum matches nothing, like a missing row: `increment` tells them apart.
-_BELOW_MAXIMUM = (Counter.id == COUNTER_ID) & (Counter.count < MAX_COUNT)
-_INCREMENT_MYSQL = Statement(
-    lambda: Counter.update(
-        {
-            Counter.count: pw.fn.LAST_INSERT_ID(Counter.count + 1),
-            Counter.updated_at: slot("now", Counter.updated_at),
-        }
-    ).where(_BELOW_MAXIMUM)
-)
-_INCREMENT_RETURNING = Statement(
-    lambda: (
-        Counter.update(
-            {Counter.count: Counter.count + 1, Counter.updated_at: slot("now", Counter.updated_at)}
-        )
-        .where(_BELOW_MAXIMUM)
-        .returning(Counter.count)
-    )
-)
-
-
 def current() -> int:
-    rows = _CURRENT.execute().fetchall()
-    return int(rows[0][0]) if rows else 0
+    count = Counter.select(Counter.count).where(Counter.id == COUNTER_ID).scalar()
+    return int(count or 0)
 
 
 def _increment_once() -> int | None:
@@ -58,14 +35,23 @@ def _increment_once() -> int | None:
     The read must belong to the same statement as the write, or two concurrent
     increments could both read the later value. MySQL has no `RETURNING`, but
     `LAST_INSERT_ID(expr)` remembers a value per connection and the server
-    reports it with the statement's result; SQLite has `RETURNING`. Both are
-    one round trip in autocommit, with no transaction held open in Python.
+    reports it with the statement's result; SQLite has `RETURNING` (3.35+).
+    Both are one round trip in autocommit, with no transaction held open. A row
+    at the maximum matches nothing, like a missing row: `increment` tells them apart.
     """
+    below_maximum = (Counter.id == COUNTER_ID) & (Counter.count < MAX_COUNT)
     if db.is_mysql():
-        cursor = _INCREMENT_MYSQL.execute(now=utcnow())
+        query = Counter.update(
+            {Counter.count: pw.fn.LAST_INSERT_ID(Counter.count + 1), Counter.updated_at: utcnow()}
+        ).where(below_maximum)
+        cursor = db.database.execute(query)
         return int(cursor.lastrowid) if cursor.rowcount else None
-    # Every row read, so that SQLite finishes the statement (and its transaction) here.
-    rows = _INCREMENT_RETURNING.execute(now=utcnow()).fetchall()
+    rows = list(
+        Counter.update({Counter.count: Counter.count + 1, Counter.updated_at: utcnow()})
+        .where(below_maximum)
+        .returning(Counter.count)
+        .tuples()
+    )
     return int(rows[0][0]) if rows else None
 
 

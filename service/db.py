@@ -7,27 +7,26 @@ pool; local runs and tests use SQLite.
 
 from __future__ import annotations
 
-import heapq
 import logging
-import select
 import socket
 import sqlite3
 import ssl
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import peewee as pw
 import pymysql
 from flask import Flask
-from playhouse.pool import MaxConnectionsExceeded, PoolConnection, PooledMySQLDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
 from pymysql.constants import CLIENT, SERVER_STATUS
 
 from service.config import Config, ConfigError
@@ -170,14 +169,13 @@ def _use_wal(path: str, attempts: int = 50) -> None:
             time.sleep(0.1)
 
 
-#: peewee's translation of driver errors into its own (name-mangled inside a class body).
-_EXCEPTION_WRAPPER = getattr(pw, "__exception_wrapper__")  # noqa: B009
-
 #: The driver's codes for a connection that is gone: "server has gone away" (a send
 #: failed), "lost connection during query", and 0, PyMySQL's closed socket.
 LOST_CONNECTION = {2006, 2013, 0}
 NOT_SENT = {2006, 0}
 CANNOT_CONNECT = 2003
+#: "SSL is required but the server doesn't support it" (PyMySQL's CR_SSL_CONNECTION_ERROR).
+TLS_NOT_OFFERED = 2026
 #: Statements that change nothing, so running one twice is harmless.
 _READ_ONLY = ("SELECT", "SHOW", "BEGIN", "ROLLBACK")
 
@@ -247,199 +245,156 @@ def _refused(error: BaseException) -> bool:
     return code == CANNOT_CONNECT and "refused" in message.lower()
 
 
-class MySQLConnection(pymysql.connections.Connection):  # type: ignore[misc]
-    """PyMySQL's connection, building the TLS context of its default mode once per process.
+def tls_context() -> ssl.SSLContext:
+    """The context of PyMySQL's default mode (TLS offered, the server not verified), built once.
 
-    Given no TLS settings (as here), PyMySQL offers TLS without verifying the
-    server, and built a new default context for every connection: loading the
-    system's CA certificates, which that mode never consults, cost 29 ms of CPU
-    per connection. The context is the one PyMySQL builds, made once and shared
-    (an SSLContext is safe to share between connections and threads).
+    Given no TLS settings, PyMySQL builds a default context for every connection,
+    loading the system's CA certificates that this mode never consults (29 ms of
+    CPU each). Passed as `ssl=`, one context serves every connection; no CA is
+    loaded since none is checked. An SSLContext is safe to share between threads.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class DeferredMySQLDatabase(pw.MySQLDatabase):
+    """MySQL whose `_connect` (peewee's documented hook) makes a connection without the network.
+
+    peewee calls `_connect` under its database-wide lock (and a pool under its
+    pool lock too), so a server that hangs or wakes up would make every other
+    request wait in line. Here `_connect` only builds PyMySQL's connection
+    object (`defer_connect=True`); `ConnectionPool.connect` opens it after the
+    locks are released. The very first connection is opened at once: peewee
+    reads the server's version from it.
     """
 
-    _unverified: ClassVar[ssl.SSLContext | None] = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: Whether the server offers TLS: unknown until the first connection says.
+        self.tls_offered: bool | None = None
+        self.tls = tls_context()
+        super().__init__(*args, **kwargs)
 
-    def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
-        if sslp != {}:  # settings of its own: PyMySQL's context for them
-            return super()._create_ssl_ctx(sslp)  # type: ignore[no-any-return]
-        cls = MySQLConnection
-        if cls._unverified is None:  # two threads may both build one; either is right
-            cls._unverified = super()._create_ssl_ctx({})
-        return cls._unverified
+    def _connect(self) -> pymysql.connections.Connection:
+        tls: dict[str, Any] = (
+            {"ssl_disabled": True} if self.tls_offered is False else {"ssl": self.tls}
+        )
+        return pymysql.connections.Connection(
+            database=self.database,
+            autocommit=True,
+            defer_connect=self.server_version is not None,
+            **tls,
+            **self.connect_params,
+        )
 
 
-class ConnectionPool(PooledMySQLDatabase):  # type: ignore[misc]
-    """playhouse.pool's MySQL pool, without network waits under its locks.
+class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[misc]
+    """playhouse's pool over `DeferredMySQLDatabase`: the network is reached outside its locks.
 
-    The stock pool creates and pings connections while holding both the
-    database-wide lock and the pool lock. While MySQL hangs or wakes up, each
-    of those waits lasts a whole timeout, and every other thread queues behind
-    it: twelve requests take twelve timeouts. Here a thread holds the lock only
-    to take a connection from the heap or reserve a slot; connecting and
-    pinging happen outside it, so concurrent requests wait concurrently.
-
-    It also spares the round trips the stock pool makes per request:
-    - a connection whose socket has anything to read is discarded: an idle
-      MySQL connection is sent nothing, so that is the server closing it
-      (restart, crash, KILL, wait_timeout), seen without a round trip;
-    - a connection that came back less than PING_AFTER seconds ago is handed
-      out without a ping; one idle for longer is pinged, for the rare peer
-      that vanished without closing anything;
-    - a rollback is sent only when the server reported a transaction open.
+    `PooledDatabase` is playhouse's documented mixin for pools of any backend.
+    `PooledMySQLDatabase` adds a ping on every checkout and a ROLLBACK on every
+    return, both round trips, made under the pool lock; here instead:
+    - a connection idle for PING_AFTER seconds or more is pinged when taken,
+      outside the locks; a failed ping reconnects it;
+    - a read whose connection turns out dead on the checkout's first statement
+      is run again on a new one (a write is not: it may have been applied);
+    - a transaction left open is rolled back on return, only when the server
+      says one is open.
+    A refused connection is retried for `wake_timeout` seconds, also outside
+    the locks: Cloud Run's MySQL refuses connections while it resumes.
+    docs/upstream.md says which peewee change would make this class smaller.
     """
 
     PING_AFTER = 1.0
 
     def __init__(self, *args: Any, wake_timeout: float = 0.0, **kwargs: Any) -> None:
-        self._returned: dict[int, float] = {}
-        self._connecting = 0
         self.wake_timeout = wake_timeout
+        #: When each idle connection came back: a recent one needs no ping. Weak, so
+        #: a connection the pool closes (stale, or dropped) takes its entry along.
+        self.returned_at: weakref.WeakKeyDictionary[pymysql.connections.Connection, float] = (
+            weakref.WeakKeyDictionary()
+        )
+        #: Per thread: whether its checkout has run a statement yet.
+        self.checkout = threading.local()
         super().__init__(*args, **kwargs)
 
-    def _connect_waking(self) -> Any:
-        """A new connection; while the server refuses, retried with backoff for wake_timeout.
-
-        Cloud Run's MySQL refuses connections for a few seconds while it resumes
-        from a pause. Anything else (a timeout, bad credentials) fails at once.
-        """
+    def connect(self, reuse_if_open: bool = False) -> bool:
         deadline = time.monotonic() + self.wake_timeout
         delay = 0.1
         while True:
             try:
-                return MySQLConnection(
-                    database=self.database, autocommit=True, **self.connect_params
-                )
-            except Exception as error:
+                if not super().connect(reuse_if_open):
+                    return False
+                self.open_deferred(self.connection())  # type: ignore[no-untyped-call]
+            except (pw.OperationalError, pw.InterfaceError) as error:
+                if not self.is_closed():
+                    self.manual_close()
+                code, _ = driver_error(error)
+                if code == TLS_NOT_OFFERED and self.tls_offered is None:
+                    self.tls_offered = False
+                    continue
                 remaining = deadline - time.monotonic()
                 if not _refused(error) or remaining <= 0:
                     raise
                 log.info("database refused the connection; retrying for %.1f s more", remaining)
                 time.sleep(min(delay, remaining))
                 delay = min(delay * 2, 1.0)
-
-    @staticmethod
-    def _closed_by_server(conn: Any) -> bool:
-        sock = getattr(conn, "_sock", None)
-        if sock is None:
+                continue
+            if self.tls_offered is None:
+                self.tls_offered = True
+            self.checkout.used = False
             return True
+
+    def open_deferred(self, conn: pymysql.connections.Connection) -> None:
+        """Open a deferred or dropped connection; ping one that idled in the pool a while."""
+        returned = self.returned_at.pop(conn, None)
+        idled = returned is not None and time.monotonic() - returned >= self.PING_AFTER
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
-
-    def _take_idle(self) -> tuple[Any, bool] | None:
-        """An idle pooled connection and whether it needs a ping; pool lock held."""
-        while self._connections:
-            timestamp, _, conn = heapq.heappop(self._connections)
-            returned = self._returned.pop(id(conn), None)
-            if not conn.open or self._closed_by_server(conn):
-                self._close_raw(conn)
-                continue
-            if self._stale_timeout and self._is_stale(timestamp):
-                self._close_raw(conn)
-                continue
-            self._in_use[self.conn_key(conn)] = PoolConnection(timestamp, conn, time.time())
-            idle_long = returned is None or time.monotonic() - returned >= self.PING_AFTER
-            return conn, idle_long
-        return None
-
-    def _checkout(self) -> Any:
-        deadline = time.monotonic() + (self._wait_timeout or 0)
-        while True:
-            with self._pool_lock:
-                idle = self._take_idle()
-                if idle is None:
-                    full = self._max_connections and (
-                        len(self._in_use) + self._connecting >= self._max_connections
-                    )
-                    if full:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            raise MaxConnectionsExceeded("Exceeded maximum connections.")
-                        self._pool_available.wait(timeout=min(remaining, 1.0))
-                        continue
-                    self._connecting += 1
-            if idle is not None:
-                conn, needs_ping = idle
-                if not needs_ping or not PooledMySQLDatabase._is_closed(self, conn):
-                    return conn
-                with self._pool_lock:  # the ping failed: drop it and look again
-                    self._in_use.pop(self.conn_key(conn), None)
-                    self._close_raw(conn)
-                continue
-            try:
-                conn = self._connect_waking()
-            except BaseException:
-                with self._pool_lock:
-                    self._connecting -= 1
-                    self._pool_available.notify()
-                raise
-            with self._pool_lock:
-                self._connecting -= 1
-                self._in_use[self.conn_key(conn)] = PoolConnection(time.time(), conn, time.time())
-            return conn
-
-    def connect(self, reuse_if_open: bool = False) -> bool:
-        if not self._state.closed:
-            if reuse_if_open:
-                return False
-            raise pw.OperationalError("Connection already opened.")
-        if self.deferred:
-            raise pw.InterfaceError("Error, database must be initialized before connecting.")
-        with _EXCEPTION_WRAPPER:
-            conn = self._checkout()
-            self._state.reset()
-            self._state.set_connection(conn)
-            if self.server_version is None:
-                self._set_server_version(conn)
-            self._initialize_connection(conn)
-        self._state.untried = True
-        return True
+            if conn.open and idled:
+                try:
+                    conn.ping()
+                except pymysql.MySQLError as error:
+                    if "timed out" in str(error):  # a server that hangs: a new one would hang too
+                        raise
+                    log.info("an idle pooled connection was dead; reconnecting it")
+            if not conn.open:
+                conn.connect()
+        except pymysql.MySQLError as error:
+            raise pw.OperationalError(error, *error.args) from error
 
     def execute_sql(self, sql: str, params: Any = None) -> Any:
-        """The statement; a connection found dead by its first statement is replaced once.
+        """The statement; a connection found dead by a checkout's first statement is replaced.
 
         Only where running the statement again is safe: it cannot have reached
         the server (a failed send, 2006; a closed socket) or it is a read.
         """
-        untried = getattr(self._state, "untried", False)
-        self._state.untried = False
         try:
-            return super().execute_sql(sql, params)
+            return super().execute_sql(sql, params)  # type: ignore[no-untyped-call]
         except (pw.OperationalError, pw.InterfaceError) as error:
+            first = not getattr(self.checkout, "used", True)
             code, message = driver_error(error)
             safe = code in NOT_SENT or sql.lstrip()[:8].upper().startswith(_READ_ONLY)
             # A timeout is a server that hangs, not a dead connection: a new one would hang too.
             dead = code in LOST_CONNECTION and "timed out" not in message
-            if not (untried and dead and safe) or self.in_transaction():
+            if not (first and dead and safe) or self.in_transaction():
                 raise
             log.warning("pooled connection was dead (driver error %s); retrying once", code)
-            self._discard_current()
-            return super().execute_sql(sql, params)
+            self.manual_close()
+            return super().execute_sql(sql, params)  # type: ignore[no-untyped-call]
+        finally:
+            self.checkout.used = True
 
-    def _discard_current(self) -> None:
-        conn = self._state.conn
-        with self._pool_lock:
-            self._in_use.pop(self.conn_key(conn), None)
-            self._close_raw(conn)
-            self._pool_available.notify()
-        self._state.reset()
-
-    def _can_reuse(self, conn: Any) -> bool:
-        if not conn.open:
-            return False
-        if conn.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
-            try:
-                conn.rollback()
-            except Exception:  # a connection that cannot roll back is not reused
-                return False
-        self._returned[id(conn)] = time.monotonic()
-        return True
-
-    def _close_raw(self, conn: Any) -> None:
-        self._returned.pop(id(conn), None)
-        super()._close_raw(conn)
+    def close(self) -> bool:
+        if not self.is_closed() and not self.in_transaction():
+            conn = self.connection()  # type: ignore[no-untyped-call]
+            if conn.open and conn.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
+                # A failure closes the connection itself: the next checkout reconnects it.
+                with suppress(pymysql.MySQLError):
+                    conn.rollback()
+            if conn.open:
+                self.returned_at[conn] = time.monotonic()
+        return bool(super().close())
 
 
 def open_database(target: Target, config: Config) -> pw.Database:
@@ -494,7 +449,7 @@ def dispose() -> None:
         return
     if isinstance(real, InMemorySqliteDatabase):
         real.release()
-    elif isinstance(real, PooledMySQLDatabase):
+    elif isinstance(real, PooledDatabase):
         real.close_all()
     elif not real.is_closed():
         real.close()

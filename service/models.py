@@ -32,7 +32,9 @@ class BaseModel(pw.Model):
 
     class Meta:
         database = database
-        legacy_table_names = False
+        # Every model names its table. peewee then names indexes after the model
+        # (`user_openid`), as the models that peewee-migrate rebuilds from the
+        # migration files do, so `flask db migrate` sees the same indexes on both sides.
 
 
 class Counter(BaseModel):

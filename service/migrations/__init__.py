@@ -16,10 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import peewee as pw
-from peewee_migrate import Router, auto
+from peewee_migrate import Router
 from peewee_migrate.router import void
 
 from service import db
@@ -176,49 +175,15 @@ def downgrade(steps: int = 1, migrate_dir: Path | None = None) -> list[str]:
     return rolled
 
 
-def _index_shape(index: pw.ModelIndex) -> tuple[bool, tuple[str, ...]]:
-    return bool(getattr(index, "_unique", False)), tuple(sorted(auto._index_fields(index)))
-
-
-def _diff_indexes(
-    model: type[pw.Model],
-    source: type[pw.Model],
-    *,
-    fields_to_add: set[str] | None = None,
-    fields_to_remove: set[str] | None = None,
-) -> list[str]:
-    """peewee-migrate's index diff, matching indexes by what they cover, not by name.
-
-    peewee-migrate 2.3 matches indexes by name, but names its migration-built
-    models' indexes after the model (`user_openid`) where peewee names ours
-    after the table (`users_openid`); and it compares expressions with `!=`,
-    which peewee turns into an always-true SQL expression. Either way every
-    index looked changed and `flask db migrate` wrote a drop and an add for
-    each. Uniqueness and columns are what matter to the database.
-    """
-    new = {_index_shape(index): index for index in model._meta.fields_to_index()}
-    old = {_index_shape(index): index for index in source._meta.fields_to_index()}
-    changes = []
-    for shape in sorted(old.keys() - new.keys()):
-        # A column dropped with its field takes its own index along.
-        if not auto._is_implicit_field_index(old[shape], fields_to_remove or set()):
-            changes.append(auto.drop_index(old[shape]))
-    for shape in sorted(new.keys() - old.keys()):
-        if not auto._is_implicit_field_index(new[shape], fields_to_add or set()):
-            changes.append(auto.add_index(new[shape]))
-    return changes
-
-
 def create(
     name: str,
     migrate_dir: Path | None = None,
     models: Sequence[type[pw.Model]] | None = None,
 ) -> str | None:
     """Write a migration for what the models have that the migrations lack; None if nothing."""
-    with mock.patch.object(auto, "diff_model_indexes", _diff_indexes):
-        created: str | None = router(migrate_dir, must_exist=False).create(
-            name, auto=list(models or MODELS)
-        )
+    created: str | None = router(migrate_dir, must_exist=False).create(
+        name, auto=list(models or MODELS)
+    )
     return created
 
 

@@ -7,6 +7,7 @@ rather than whichever server the rest of the suite shares.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from service.config import Config
+from service.db import UNAVAILABLE_ERRORS, Target, open_database
 from tests.support.live_server import LiveServer
 from tests.support.mysql import LocalBinaryServer, find_server_binary
 
@@ -154,3 +157,59 @@ def test_a_request_during_a_short_outage_waits_and_succeeds(
             assert response.json()["data"] == 1
             assert 3.0 <= took < 8.0 + 1, took
             print(f"request sent while MySQL was down, answered 200 after {took:.1f} s")
+
+
+def test_requests_waiting_on_a_hung_database_wait_side_by_side(
+    own_mysql: LocalBinaryServer,
+) -> None:
+    """20 requests at once on a hung server: each 503s after its own timeout, none waits in line.
+
+    The pool alone, in 20 threads, so the bound is the pool's whatever the web
+    worker: two connections idle in the pool (their reads hang for the read
+    timeout), the other 18 new (their handshakes hang for the connect timeout).
+    """
+    mysql = own_mysql.server  # type: ignore[attr-defined]
+    with mysql.scratch_database() as name:
+        target = Target("mysql", mysql.host, mysql.port, mysql.user, mysql.password, name)
+        config = Config(
+            mysql_pool_size=20, mysql_read_timeout=HUNG_READ_TIMEOUT, mysql_connect_timeout=2
+        )
+        pool = open_database(target, config)
+        ready = threading.Barrier(2)
+
+        def hold_one() -> None:
+            pool.connect()
+            pool.execute_sql("SELECT 1")
+            ready.wait(10)
+            pool.close()
+
+        holder = threading.Thread(target=hold_one)
+        holder.start()
+        pool.connect()
+        pool.execute_sql("SELECT 1")
+        ready.wait(10)
+        holder.join(10)
+        pool.close()  # two connections idle in the pool, both just used
+
+        def read() -> tuple[str, float]:
+            started = time.monotonic()
+            try:
+                pool.execute_sql("SELECT 1").fetchone()
+                outcome = "answered"
+            except UNAVAILABLE_ERRORS as error:
+                outcome = type(error).__name__
+            finally:
+                pool.close()
+            return outcome, time.monotonic() - started
+
+        own_mysql.freeze()
+        try:
+            with ThreadPoolExecutor(20) as threads:
+                results = [f.result(timeout=60) for f in [threads.submit(read) for _ in range(20)]]
+        finally:
+            own_mysql.thaw()
+            pool.close_all()
+        times = sorted(took for _, took in results)
+        print("hung database, 20 reads failed after (s): " + " ".join(f"{t:.1f}" for t in times))
+        assert {outcome for outcome, _ in results} == {"OperationalError"}, results
+        assert times[-1] < 2 * HUNG_READ_TIMEOUT, times

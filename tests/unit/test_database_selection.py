@@ -10,7 +10,7 @@ import peewee as pw
 import pymysql
 import pytest
 from flask import Flask
-from playhouse.pool import PooledMySQLDatabase
+from playhouse.pool import PooledDatabase
 
 from service import create_app, db, migrations, schema
 from service.config import Config, ConfigError
@@ -73,9 +73,10 @@ def test_describe_never_shows_the_password() -> None:
 
 
 def test_mysql_is_pooled_with_utf8mb4_and_a_connect_timeout() -> None:
+    """The pool's bound is tested on a real server: tests/integration/test_connection_pool.py."""
     config = Config(mysql_pool_size=5, mysql_connect_timeout=2)
     database = open_database(Target("mysql", "h", 3306, "u", "p", "d"), config)
-    assert isinstance(database, PooledMySQLDatabase)
+    assert isinstance(database, PooledDatabase)
     assert database.connect_params["charset"] == "utf8mb4"
     assert database.connect_params["connect_timeout"] == 2
 
@@ -126,18 +127,21 @@ def test_schema_is_only_rendered_from_mysql(app: Flask) -> None:
         schema.render()
 
 
-def test_mysql_connections_share_one_tls_context_like_pymysqls_own() -> None:
-    """PyMySQL's default (TLS offered, the server not verified), built once, not per connection."""
-    first = db.MySQLConnection(defer_connect=True).ctx
-    assert db.MySQLConnection(defer_connect=True).ctx is first
-    own = pymysql.connections.Connection(defer_connect=True).ctx
-    for setting in ("verify_mode", "check_hostname", "verify_flags", "options", "protocol"):
-        assert getattr(first, setting) == getattr(own, setting), setting
-    assert first.verify_mode == ssl.CERT_NONE
+def test_mysql_connections_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyMySQL's default mode (TLS offered, server not verified), built once, not per connection.
 
-
-def test_mysql_tls_settings_of_its_own_get_pymysqls_context_for_them() -> None:
-    shared = db.MySQLConnection(defer_connect=True).ctx
-    required = db.MySQLConnection(defer_connect=True, ssl={"verify_mode": "required"}).ctx
-    assert required is not shared
-    assert required.verify_mode == ssl.CERT_REQUIRED
+    No server is needed: connecting is replaced by nothing, so what is checked is
+    the connection object the pool builds.
+    """
+    pool = db.open_database(db.Target("mysql", "127.0.0.1", 1, "u", "p", "d"), Config())
+    assert isinstance(pool, db.ConnectionPool)
+    pool.server_version = (10, 11, 0)  # as after its first connection: later ones are deferred
+    monkeypatch.setattr(pymysql.connections.Connection, "connect", lambda self, sock=None: None)
+    contexts = []
+    for _ in range(2):
+        pool.connect()
+        contexts.append(pool.connection().ctx)
+        pool.manual_close()
+    assert contexts[0] is contexts[1] is pool.tls
+    assert pool.tls.verify_mode == ssl.CERT_NONE
+    assert not pool.tls.check_hostname

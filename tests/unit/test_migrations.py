@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from service import db, migrations
+from service import db, migrations, models
 from service.models import (
     MODELS,
     AuthSession,
@@ -140,13 +140,19 @@ def test_a_model_change_becomes_the_next_migration_and_applies(app: Flask, tmp_p
     assert "label" not in {c.name for c in db.database.get_columns("Counters")}
 
 
-class IndexedUser(User):
-    """The user model as a developer might change it: unionid indexed."""
+def indexed_user() -> type[User]:
+    """The user model as a developer might change it in place: unionid indexed.
 
-    unionid = pw.CharField(max_length=64, null=True, index=True)
+    Named `User` like the model it stands for: peewee names indexes after the model.
+    """
 
-    class Meta:
-        table_name = "users"
+    class User(models.User):
+        unionid = pw.CharField(max_length=64, null=True, index=True)
+
+        class Meta:
+            table_name = "users"
+
+    return User
 
 
 def unionid_indexed() -> bool:
@@ -157,7 +163,7 @@ def test_an_added_index_becomes_exactly_that_migration_and_applies(
     app: Flask, tmp_path: Path
 ) -> None:
     copy = copied_migrations(tmp_path)
-    changed = [IndexedUser if model is User else model for model in MODELS]
+    changed = [indexed_user() if model is User else model for model in MODELS]
     name = migrations.create("index_unionid", migrate_dir=copy, models=changed)
     assert name == f"{len(MIGRATION_NAMES) + 1:03}_index_unionid"
     text = (copy / f"{name}.py").read_text(encoding="utf-8")
