@@ -62,11 +62,10 @@ class Target:
         return f"mysql {self.user}@{self.host}:{self.port}/{self.name}"
 
 
-def _port(text: str, variable: str, example: str) -> int:
+def _port(text: str, variable: str, example: str, *, show: bool = True) -> int:
     if not (text.isdigit() and 0 < int(text) < 65536):
-        raise ConfigError(
-            f"{variable} has port {text!r}, not a number from 1 to 65535; write {example}"
-        )
+        given = f"port {text!r}," if show else "a port that is"
+        raise ConfigError(f"{variable} has {given} not a number from 1 to 65535; write {example}")
     return int(text)
 
 
@@ -77,11 +76,18 @@ def _host_port(address: str, variable: str) -> tuple[str, int]:
     return host, _port(port, variable, "host:port, such as 10.0.0.5:3306")
 
 
-MYSQL_URL_EXAMPLE = "mysql://user:password@host:3306/database"
+MYSQL_URL_EXAMPLE = (
+    "mysql://user:password@host:3306/database, with any / ? # @ in the password "
+    "percent-encoded (%2F %3F %23 %40)"
+)
 
 
 def _parse_url(url: str) -> Target:
-    """The target DATABASE_URL names. Refusals never repeat the URL: it may hold a password."""
+    """The target DATABASE_URL names. Refusals never repeat the URL: it may hold a password.
+
+    Nor any part of it: a password with an unencoded '/' ends the host part early,
+    so what stands where the port or the database name should is a piece of it.
+    """
     parts = urlsplit(url)
     scheme = parts.scheme.split("+", 1)[0]
     if scheme == "sqlite":
@@ -98,6 +104,8 @@ def _parse_url(url: str) -> Target:
         name = parts.path.lstrip("/")
         if not name:
             raise ConfigError(f"DATABASE_URL names no MySQL database; write {MYSQL_URL_EXAMPLE}")
+        if "@" in name:
+            raise ConfigError(f"DATABASE_URL has '@' after the host; write {MYSQL_URL_EXAMPLE}")
         if parse_qs(parts.query):
             raise ConfigError("DATABASE_URL takes no query options; use the MYSQL_* settings")
         after_host = parts.netloc.rpartition("@")[2].rpartition("]")[2]  # past an IPv6 [::1]
@@ -105,7 +113,7 @@ def _parse_url(url: str) -> Target:
         return Target(
             "mysql",
             host=parts.hostname or "127.0.0.1",
-            port=_port(port, "DATABASE_URL", MYSQL_URL_EXAMPLE) if port else 3306,
+            port=_port(port, "DATABASE_URL", MYSQL_URL_EXAMPLE, show=False) if port else 3306,
             user=unquote(parts.username or "root"),
             password=unquote(parts.password or ""),
             name=name,

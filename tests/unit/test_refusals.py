@@ -21,6 +21,10 @@ from service.config import Config, ConfigError
 from tests.support.live_server import PROJECT_ROOT
 from tests.support.net import free_port
 
+DATABASE_URL_FIX = (
+    "mysql://user:password@host:3306/database, with any / ? # @ in the password "
+    "percent-encoded (%2F %3F %23 %40)"
+)
 MAKE_A_SECRET = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 #: (variable, value, the line). TOKEN_SECRET's lines need APP_ENV=production, given below.
@@ -39,19 +43,29 @@ REFUSALS = [
     (
         "DATABASE_URL",
         "mysql://app:port-secret@db:33o6/app",
-        "DATABASE_URL has port '33o6', not a number from 1 to 65535; "
-        "write mysql://user:password@host:3306/database",
+        f"DATABASE_URL has a port that is not a number from 1 to 65535; write {DATABASE_URL_FIX}",
     ),
     (
         "DATABASE_URL",
         "mysql://app:range-secret@db:70000/app",
-        "DATABASE_URL has port '70000', not a number from 1 to 65535; "
-        "write mysql://user:password@host:3306/database",
+        f"DATABASE_URL has a port that is not a number from 1 to 65535; write {DATABASE_URL_FIX}",
+    ),
+    # A '/' in the password ends the host part early: what looks like the port, or the
+    # database name, is then a piece of the password, which no refusal or log may show.
+    (
+        "DATABASE_URL",
+        "mysql://app:leaked/secret@db/app",
+        f"DATABASE_URL has '@' after the host; write {DATABASE_URL_FIX}",
+    ),
+    (
+        "DATABASE_URL",
+        "mysql://app:3307/secret@db/app",
+        f"DATABASE_URL has '@' after the host; write {DATABASE_URL_FIX}",
     ),
     (
         "DATABASE_URL",
         "mysql://app:name-secret@db:3306",
-        "DATABASE_URL names no MySQL database; write mysql://user:password@host:3306/database",
+        f"DATABASE_URL names no MySQL database; write {DATABASE_URL_FIX}",
     ),
     (
         "DATABASE_URL",
@@ -161,7 +175,8 @@ def test_each_unusable_setting_is_refused_with_its_line(
     if variable == "TOKEN_SECRET" and value:
         assert value not in said
     if variable == "DATABASE_URL" and "@" in value:  # the password, between ':' and '@'
-        assert value.partition("@")[0].rpartition(":")[2] not in said
+        password = value.rpartition("@")[0].split("://")[-1].partition(":")[2]
+        assert not [part for part in password.split("/") if part in said]
 
 
 def test_every_setting_has_a_refusal_or_says_why_any_value_is_taken() -> None:
