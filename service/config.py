@@ -8,6 +8,7 @@ without touching the process environment.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -54,6 +55,11 @@ def _integer(env: Mapping[str, str], name: str, default: int, minimum: int = 1) 
     return value
 
 
+#: The longest timeout taken. float() also reads "nan", "inf" and 1e23, which a
+#: socket refuses (ValueError, OverflowError) on every connection it would make.
+MAX_SECONDS = 3600
+
+
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -61,9 +67,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+        value = math.nan
+    if math.isnan(value):
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}")
     if value <= 0:
         raise ConfigError(f"{name} must be positive, not {raw!r}")
+    if value > MAX_SECONDS:
+        raise ConfigError(f"{name} must be at most {MAX_SECONDS} seconds, not {raw!r}")
     return value
 
 

@@ -88,6 +88,10 @@ REFUSALS = [
     ("MYSQL_CONNECT_TIMEOUT", "2s", "MYSQL_CONNECT_TIMEOUT must be a whole number, not '2s'"),
     ("MYSQL_READ_TIMEOUT", "soon", "MYSQL_READ_TIMEOUT must be a number of seconds, not 'soon'"),
     ("MYSQL_WRITE_TIMEOUT", "-1", "MYSQL_WRITE_TIMEOUT must be positive, not '-1'"),
+    # float() takes these, and a socket refuses them: every connection would fail.
+    ("MYSQL_READ_TIMEOUT", "nan", "MYSQL_READ_TIMEOUT must be a number of seconds, not 'nan'"),
+    ("MYSQL_READ_TIMEOUT", "inf", "MYSQL_READ_TIMEOUT must be at most 3600 seconds, not 'inf'"),
+    ("WX_READ_TIMEOUT", "1e23", "WX_READ_TIMEOUT must be at most 3600 seconds, not '1e23'"),
     ("MYSQL_WAKE_TIMEOUT", "0", "MYSQL_WAKE_TIMEOUT must be positive, not '0'"),
     ("AUTO_MIGRATE", "maybe", "AUTO_MIGRATE must be true or false, not 'maybe'"),
     ("MAX_BODY_BYTES", "64k", "MAX_BODY_BYTES must be a whole number, not '64k'"),
