@@ -355,7 +355,13 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
             return True
 
     def open_deferred(self, conn: pymysql.connections.Connection) -> None:
-        """Open a deferred or dropped connection; ping one that idled in the pool a while."""
+        """Open a deferred or dropped connection; ping one that idled in the pool a while.
+
+        One that came back under PING_AFTER ago is handed out unpinged, saving a
+        round trip on every busy checkout. One that idled longer may have been
+        closed by the server (wait_timeout, a restart): the ping finds that here,
+        before a write is sent on it that could not safely be sent again.
+        """
         returned = self.returned_at.pop(conn, None)
         idled = returned is not None and time.monotonic() - returned >= self.PING_AFTER
         try:
