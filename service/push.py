@@ -43,19 +43,24 @@ def _field(body: dict[str, Any], name: str, limit: int) -> str | None:
 
 
 def _storable_key(key: str) -> bool:
-    """Whether the dedupe column keeps `key` exactly: 128 characters, UTF-8 encodable."""
+    """Whether the dedupe column tells `key` from every other key, as SQLite does.
+
+    It holds 128 characters of UTF-8, and MySQL's utf8mb4_bin ignores trailing
+    spaces when it compares (`subscribe` and `subscribe ` would be one event).
+    """
     try:
         key.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, sent as JSON's \ud800 escape
         return False
-    return len(key) <= PushMessage.dedupe_key.max_length
+    return len(key) <= PushMessage.dedupe_key.max_length and not key.endswith(" ")
 
 
 def dedupe_key(body: dict[str, Any]) -> str:
     """MsgId when there is one; for events, sender, time and event; else the body itself.
 
-    A key its column cannot keep exactly is the body's digest instead: cut short
-    or with a character replaced, two messages would share it and one be lost.
+    A key its column cannot keep exactly, or tell apart on MySQL, is the body's
+    digest instead: cut short, with a character replaced, or compared without its
+    trailing spaces, two messages would share it and one be lost.
     """
     key = None
     if body.get("MsgId") not in (None, ""):

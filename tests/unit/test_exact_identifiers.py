@@ -110,6 +110,20 @@ def test_events_from_senders_differing_only_in_case_are_two_messages(
     assert [row.from_user for row in rows] == ["oAbc", "oaBC"]
 
 
+def test_events_differing_only_by_a_trailing_space_are_two_messages(
+    client: FlaskClient,
+) -> None:
+    """utf8mb4_bin ignores trailing spaces when it compares (PAD SPACE); SQLite does not.
+
+    Keyed as `evt:…:subscribe` and `evt:…:subscribe `, the second event was a repeat on
+    MySQL only, and dropped.
+    """
+    for event in ("subscribe", "subscribe ", "subscribe "):
+        push(client, {"FromUserName": "oAbc", "CreateTime": 1764633700, "Event": event})
+    rows = PushMessage.select().order_by(PushMessage.id)
+    assert [row.event for row in rows] == ["subscribe", "subscribe "]
+
+
 def test_a_refresh_token_altered_only_in_case_is_refused(
     client: FlaskClient, fake_wechat: FakeWeChat
 ) -> None:
