@@ -53,7 +53,7 @@ def test_sigterm_with_20_incs_in_flight_loses_none(mysql_server: MySQLServer) ->
 
         succeeded = sum(1 for status in statuses if 200 <= status < 300)
         stored = mysql_server.execute(f"SELECT count FROM `{name}`.Counters WHERE id = 1")[0][0]
-        assert stored == succeeded
+        assert stored == succeeded, (statuses, server.output())
         assert succeeded >= 16, f"only {succeeded} of 20 in-flight incs completed: {statuses}"
 
 

@@ -127,7 +127,8 @@ def test_hostile_clients_neither_block_probes_nor_the_api(server: LiveServer) ->
             for kind, sends in HOSTILE.items()
             for n in range(6)
         }
-        sockets["never reading"] = open_never_reading(server, stack)
+        # Its bound is tested on its own: reading here would serve it again.
+        open_never_reading(server, stack)
         time.sleep(0.5)  # every hostile socket has been accepted and is waiting
         took = probe_all(server)
         print(
