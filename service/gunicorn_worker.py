@@ -100,6 +100,12 @@ class EnvelopeGeventWorker(GeventWorker):  # type: ignore[misc]
         sock.settimeout(self.body_timeout)
         try:
             return super().handle_request(listener_name, req, sock, addr)
+        except TimeoutError:
+            # The answer could not be written: the client stopped reading. gunicorn
+            # would log a traceback; one line says it, and StopIteration closes the
+            # connection, as gunicorn's own handle_request does for a closing answer.
+            log.info("connection closed: the client read nothing for %s s", self.body_timeout)
+            raise StopIteration from None
         finally:
             sock.settimeout(None)
 
