@@ -59,7 +59,8 @@ for dotted in (
     getattr(importlib.import_module(module), name)
 from service.config import Config  # on_starting's settings check
 Config.from_env({}).check()
-print(" ".join(sorted(m for m in ("peewee", "playhouse", "pymysql", "requests") if m in sys.modules)))
+drivers = ("peewee", "playhouse", "pymysql", "requests")
+print(" ".join(sorted(m for m in drivers if m in sys.modules)))
 """
 
 
