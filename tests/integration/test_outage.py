@@ -92,6 +92,9 @@ def test_a_hung_database_gives_503_in_bounded_time_and_probes_stay_fast(
             "AUTO_MIGRATE": "true",
             "MYSQL_READ_TIMEOUT": str(HUNG_READ_TIMEOUT),
             "MYSQL_WRITE_TIMEOUT": str(HUNG_READ_TIMEOUT),
+            # One worker may accept them all: its pool holds them all, so none
+            # waits for a connection (how a full pool behaves is not this test's).
+            "MYSQL_POOL_SIZE": str(WAITING),
         }
         with LiveServer(env, workers=2) as server:
             for expected in (1, 2):
