@@ -6,17 +6,32 @@ working directory) runs with exactly these settings.
 """
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.config import Config
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '80')}"  # noqa: S104
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# gthread, reading each request whole before a thread gets it (service/worker.py):
-# slow or idle clients cost no thread, and probes have threads of their own.
-worker_class = "service.worker.BufferedThreadWorker"
-# 4 threads per worker measured best on 2 cores (bench/RESULTS.md): more only add GIL contention.
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# gunicorn's gevent worker: each connection is a greenlet, so slow, idle or stuck
+# clients cost no thread, and probes are answered beside them. gunicorn's docs name
+# an async worker as the answer to clients that no buffering proxy shields. The
+# subclass only adds a timeout to body reads and answers gunicorn's own refusals in
+# the envelope (service/gunicorn_worker.py). It patches the standard library
+# (gevent.monkey.patch_all) in each worker before the app is loaded.
+worker_class = "service.gunicorn_worker.EnvelopeGeventWorker"
+# Connections (greenlets) per worker: gunicorn's default. A hostile client must hold
+# this many sockets open to make a worker stop accepting, and each is cut within
+# `keepalive` (a head) or REQUEST_READ_TIMEOUT (a body); an idle greenlet costs a few KB.
+# Database work is bounded by the pool, not by this number.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
-keepalive = 5
+# Below the 10 s that `docker stop` and compose wait after SIGTERM before they kill:
+# requests in flight finish, and connections still open after it are closed.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8"))
+# Seconds a connection may take to send a request head, the first one included, and
+# may stay idle between requests.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # No runtime control socket (gunicorn 25.1+): the container is managed by its
 # platform, and servers started side by side would contend for one socket path.
 control_socket_disable = True
@@ -50,13 +65,16 @@ logconfig_dict = {
 def on_starting(server: object) -> None:
     """Check the settings, then apply pending migrations (AUTO_MIGRATE), before any worker serves.
 
-    Both happen once per instance, in the master: a refused setting stops the
-    instance with one line instead of every worker crashing with a traceback.
+    Both happen once per instance, before the workers start: a refused setting
+    stops the instance with one line instead of every worker crashing with a
+    traceback. The migrations run in a child process: they need the app, and
+    the master, which the workers fork from, must not import it (a gevent
+    worker patches the standard library first; see service.create_app).
     """
     import logging
     import sys
 
-    from service import create_app, db, migrations, settings
+    from service import settings
     from service.config import ConfigError
 
     try:
@@ -66,11 +84,28 @@ def on_starting(server: object) -> None:
         sys.exit(1)
     if not config.auto_migrate:
         return
-    create_app(config)
+    child = os.fork()
+    if child == 0:
+        os._exit(_migrate(config))
+    _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(1)
+
+
+def _migrate(config: "Config") -> int:
+    """Apply pending migrations; the exit status for the child process that runs this."""
+    import logging
+
+    from service import create_app, migrations
+
+    log = logging.getLogger("gunicorn.error")
     try:
+        create_app(config)
         migrations.upgrade_on_start()
     except migrations.MigrationError as error:
-        logging.getLogger("gunicorn.error").error("refusing to start: %s", error)
-        sys.exit(1)
-    finally:
-        db.dispose()  # the workers fork from here: no connection may be shared with them
+        log.error("refusing to start: %s", error)
+        return 1
+    except Exception:
+        log.exception("refusing to start: the migrations failed")
+        return 1
+    return 0

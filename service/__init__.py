@@ -12,25 +12,8 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service import (
-    access_log,
-    admin,
-    cli,
-    counter,
-    db,
-    errors,
-    health,
-    identity,
-    index,
-    logs,
-    openapi,
-    profile,
-    push,
-    request_id,
-    verification,
-)
 from service.config import Config
-from service.wechat import WeChatClient
+from service.target import resolve_target
 
 
 def settings(env: Mapping[str, str]) -> Config:
@@ -42,12 +25,39 @@ def settings(env: Mapping[str, str]) -> Config:
     """
     config = Config.from_env(env)
     config.check()
-    db.resolve_target(config, instance_path="instance")  # reads DATABASE_URL or MYSQL_ADDRESS
+    resolve_target(config, instance_path="instance")  # reads DATABASE_URL or MYSQL_ADDRESS
     return config
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """Build an app; without `config`, the settings come from the environment."""
+    """Build an app; without `config`, the settings come from the environment.
+
+    The app's modules are imported here, not when the package is: gunicorn's
+    master imports `service` (its logger, its log format, the settings check)
+    and must not import peewee, PyMySQL or requests. A gevent worker patches the
+    standard library before it builds the app, and peewee's per-connection
+    state is a `threading.local` subclass, made when peewee is imported: made
+    before the patch, it would be one connection shared by every greenlet.
+    """
+    from service import (
+        access_log,
+        admin,
+        cli,
+        counter,
+        db,
+        errors,
+        health,
+        identity,
+        index,
+        logs,
+        openapi,
+        profile,
+        push,
+        request_id,
+        verification,
+    )
+    from service.wechat import WeChatClient
+
     if config is None:
         config = settings(os.environ)
     config.check()

@@ -85,7 +85,8 @@ TOKEN_SECRET_MISSING = ErrorKind(503, "token_secret_missing", "服务未配置TO
 DATABASE_UNAVAILABLE = ErrorKind(503, "database_unavailable", "数据库暂时不可用，请稍后重试")
 SCHEMA_NOT_READY = ErrorKind(503, "schema_not_ready", "数据库尚未初始化，请稍后重试")
 
-#: What gunicorn answers itself, before the app runs (service.worker puts them in the envelope).
+#: What gunicorn answers itself, before the app runs (service.gunicorn_worker puts them in the
+#: envelope), and a body whose framing the server cannot read (service.payload.body_bytes).
 BAD_REQUEST = ErrorKind(400, "bad_request", "请求格式错误")
 URI_TOO_LONG = ErrorKind(414, "uri_too_long", "请求地址过长")
 HEADERS_TOO_LARGE = ErrorKind(431, "headers_too_large", "请求头过大")

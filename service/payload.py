@@ -7,8 +7,10 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from flask import request
+from werkzeug.exceptions import HTTPException
 
 from service.errors import (
+    BAD_REQUEST,
     FIELD_NOT_ALLOWED,
     INVALID_JSON,
     INVALID_PARAMETER,
@@ -48,6 +50,24 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+def body_bytes(*, cache: bool) -> bytes:
+    """The request body as sent; 400 bad_request when its framing is broken.
+
+    The server decodes a chunked body while the app reads it, so a malformed
+    chunk surfaces here, as the server's own exception: WSGI leaves its type to
+    the server, hence the broad `except`. It is the client's error, not ours,
+    and the server closes the connection after the answer (the next request's
+    start is unknown). Werkzeug's own answers (413, a client gone or too slow
+    to send, 400) pass through as they are.
+    """
+    try:
+        return request.get_data(cache=cache)
+    except HTTPException:
+        raise
+    except Exception:
+        raise ApiError(BAD_REQUEST) from None
+
+
 def json_object() -> dict[str, Any]:
     """The body as a JSON object.
 
@@ -59,7 +79,7 @@ def json_object() -> dict[str, Any]:
     """
     if not request.is_json:
         raise ApiError(UNSUPPORTED_MEDIA_TYPE)
-    raw = request.get_data(cache=True)
+    raw = body_bytes(cache=True)
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(raw) >= limit:
         # A body with no Content-Length (chunked) is cut at the limit rather

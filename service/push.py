@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 
-from service import wechat
+from service import payload, wechat
 from service.config import Config
 from service.logs import mask
 from service.models import PushMessage
@@ -124,7 +124,7 @@ def receive() -> Response:
             SOURCE_HEADER,
         )
         return _text("forbidden", 403)
-    raw_bytes = request.get_data(cache=False)
+    raw_bytes = payload.body_bytes(cache=False)
     try:
         raw = raw_bytes.decode("utf-8")
         body = json.loads(raw)

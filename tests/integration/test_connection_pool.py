@@ -12,7 +12,8 @@ import pytest
 from playhouse.pool import MaxConnectionsExceeded
 
 from service.config import Config
-from service.db import ConnectionPool, Target, open_database
+from service.db import ConnectionPool, open_database
+from service.target import Target
 from tests.support.mysql import MySQLServer
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -52,5 +53,45 @@ def test_sigterm_with_20_incs_in_flight_loses_none(mysql_server: MySQLServer) ->
 
         succeeded = sum(1 for status in statuses if 200 <= status < 300)
         stored = mysql_server.execute(f"SELECT count FROM `{name}`.Counters WHERE id = 1")[0][0]
-        assert stored == succeeded
+        assert stored == succeeded, (statuses, server.output())
         assert succeeded >= 16, f"only {succeeded} of 20 in-flight incs completed: {statuses}"
+
+
+#: `docker stop` (and compose) sends SIGTERM, waits this long, then kills.
+DOCKER_STOP_WAIT = 10.0
+
+
+def test_sigterm_with_stuck_clients_open_exits_before_docker_stop_kills(
+    mysql_server: MySQLServer,
+) -> None:
+    with mysql_server.scratch_database() as name:
+        env = {"DATABASE_URL": mysql_server.url(name), "AUTO_MIGRATE": "true"}
+        server = LiveServer(env, workers=2).start()
+        stuck: list[socket.socket] = []
+        try:
+            for sends in (
+                b"",  # silent
+                b"GET /api/count HTTP/1.1\r\nHost: x\r\nX-Slow: ",  # half a header
+                b"POST /api/count HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n",  # a body announced, never sent
+            ):
+                for _ in range(3):
+                    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                    stuck.append(sock)
+                    sock.sendall(sends)
+            ok = requests.post(f"{server.url}/api/count", json={"action": "inc"}, timeout=5)
+            assert ok.status_code == 200
+            acknowledged = ok.json()["data"]
+            time.sleep(0.5)  # every stuck socket has been accepted
+            started = time.monotonic()
+            server.signal(signal.SIGTERM)
+            assert server.wait(timeout=30) == 0
+            took = time.monotonic() - started
+        finally:
+            for sock in stuck:
+                sock.close()
+            server.stop()
+        print(f"SIGTERM to exit with {len(stuck)} stuck clients: {took:.1f} s")
+        assert took < DOCKER_STOP_WAIT, took
+        stored = mysql_server.execute(f"SELECT count FROM `{name}`.Counters WHERE id = 1")[0][0]
+        assert stored == acknowledged

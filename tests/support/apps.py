@@ -10,6 +10,7 @@ from flask import Flask
 
 from service import create_app, db
 from service.config import Config
+from service.target import resolve_target
 from service.wechat import WeChatClient
 
 #: `make_app(migrated=True, **changes)`: the app on the test's config with those fields replaced.
@@ -45,7 +46,7 @@ def shared_app(settings: Config) -> Flask:
     if app is None:
         app = _SHARED_APPS[settings] = create_app(settings)
     else:
-        target = db.resolve_target(settings, app.instance_path)
+        target = resolve_target(settings, app.instance_path)
         db.database.initialize(db.open_database(target, settings))
         app.extensions["wechat"] = WeChatClient(settings)
         app.extensions.pop("readiness", None)

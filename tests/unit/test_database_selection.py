@@ -14,7 +14,8 @@ from playhouse.pool import PooledDatabase
 
 from service import create_app, db, migrations, schema
 from service.config import Config, ConfigError
-from service.db import Target, open_database, resolve_target
+from service.db import open_database
+from service.target import Target, resolve_target
 
 
 def test_embedded_default_is_an_sqlite_file_in_the_instance_folder() -> None:
@@ -133,7 +134,7 @@ def test_mysql_connections_share_one_tls_context(monkeypatch: pytest.MonkeyPatch
     No server is needed: connecting is replaced by nothing, so what is checked is
     the connection object the pool builds.
     """
-    pool = db.open_database(db.Target("mysql", "127.0.0.1", 1, "u", "p", "d"), Config())
+    pool = db.open_database(Target("mysql", "127.0.0.1", 1, "u", "p", "d"), Config())
     assert isinstance(pool, db.ConnectionPool)
     pool.server_version = (10, 11, 0)  # as after its first connection: later ones are deferred
     monkeypatch.setattr(pymysql.connections.Connection, "connect", lambda self, sock=None: None)

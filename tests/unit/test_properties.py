@@ -19,9 +19,10 @@ from flask import Flask
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from service import db, payload
+from service import payload
 from service.config import MAX_SECONDS, Config, ConfigError
 from service.errors import ApiError
+from service.target import resolve_target
 
 BARE = Flask("payload-properties")
 BARE.config["MAX_CONTENT_LENGTH"] = 64 * 1024
@@ -246,7 +247,7 @@ def test_a_mysql_database_url_is_read_back_field_by_field(
     user: str, password: str, host: str, port: int, name: str
 ) -> None:
     url = f"mysql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{name}"
-    target = db.resolve_target(Config(database_url=url), "/unused")
+    target = resolve_target(Config(database_url=url), "/unused")
     assert (target.dialect, target.user or "", target.password, target.host, target.port) == (
         "mysql",
         user or "root",
@@ -260,7 +261,7 @@ def test_a_mysql_database_url_is_read_back_field_by_field(
 
 @given(st.text(alphabet=string.ascii_letters + string.digits + "/._-", min_size=1, max_size=30))
 def test_an_sqlite_database_url_names_its_file(path: str) -> None:
-    target = db.resolve_target(Config(database_url=f"sqlite:///{path}"), "/unused")
+    target = resolve_target(Config(database_url=f"sqlite:///{path}"), "/unused")
     assert (target.dialect, target.name) == ("sqlite", path)
 
 
@@ -269,7 +270,7 @@ def test_a_database_url_of_another_kind_is_refused_by_name(scheme: str, rest: st
     if scheme.split("+", 1)[0] in ("sqlite", "mysql"):
         return
     with pytest.raises(ConfigError, match="DATABASE_URL must start with sqlite:// or mysql://"):
-        db.resolve_target(Config(database_url=f"{scheme}://{rest}"), "/unused")
+        resolve_target(Config(database_url=f"{scheme}://{rest}"), "/unused")
 
 
 padding = st.text(alphabet=" \t", max_size=2)

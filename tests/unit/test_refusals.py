@@ -18,6 +18,7 @@ import pytest
 
 from service import settings
 from service.config import Config, ConfigError
+from service.target import resolve_target
 from tests.support.live_server import PROJECT_ROOT
 from tests.support.net import free_port
 
@@ -205,9 +206,8 @@ def test_app_env_takes_its_two_values_in_any_case() -> None:
     ],
 )
 def test_well_formed_database_urls_are_taken(url: str, port: int) -> None:
-    from service import db
 
-    assert db.resolve_target(settings({"DATABASE_URL": url}), "instance").port == port
+    assert resolve_target(settings({"DATABASE_URL": url}), "instance").port == port
 
 
 #: The settings the issue tracker met as tracebacks, each ended by one line in both processes.
