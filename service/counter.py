@@ -25,8 +25,12 @@ bp = Blueprint("counter", __name__, url_prefix="/api")
 
 
 def current() -> int:
-    count = Counter.select(Counter.count).where(Counter.id == COUNTER_ID).scalar()
-    return int(count or 0)
+    # SQL rather than a peewee query: building the query's SQL was a third of
+    # this request's CPU. `database.param` is the driver's placeholder.
+    row = db.database.execute_sql(
+        f"SELECT count FROM Counters WHERE id = {db.database.param}", (COUNTER_ID,)
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _increment_once() -> int | None:
