@@ -17,9 +17,9 @@ from typing import ParamSpec, TypeVar
 
 from flask import g, request
 
-from service import config, sessions, users, wechat
+from service import config, db, sessions, users, wechat
 from service.errors import TOKEN_INVALID, TOKEN_MISSING, USER_DISABLED, ApiError
-from service.models import AuthSession, Status, User
+from service.models import Status, User
 from service.tokens import decode_access_token
 
 P = ParamSpec("P")
@@ -69,19 +69,25 @@ def _from_token(header: str) -> User:
         user_id = int(claims["sub"])
     except (TypeError, ValueError):
         raise ApiError(TOKEN_INVALID) from None
-    # The session (what a request needs of it) and its user in one query: the join
-    # fills `session.user`.
-    session = (
-        AuthSession.select(AuthSession.id, AuthSession.revoked_at, User)
-        .join(User)
-        .where(AuthSession.key == str(claims.get("sid", "")), AuthSession.user == user_id)
-        .get_or_none()
+    session_key = str(claims.get("sid", ""))
+    # The user, if the token's session stands, in one statement: the one round trip
+    # of every signed-in read. SQL rather than a peewee join, since building the
+    # join's SQL cost a third of a signed-in request's CPU; peewee still makes the
+    # User from the row (`raw`). `database.param` is the driver's placeholder.
+    p = db.database.param
+    rows = User.raw(
+        f"""SELECT users.* FROM auth_sessions JOIN users ON users.id = auth_sessions.user_id
+        WHERE auth_sessions.`key` = {p} AND auth_sessions.user_id = {p}
+        AND auth_sessions.revoked_at IS NULL""",  # noqa: S608 - only placeholders are formatted in
+        session_key,
+        user_id,
     )
-    # No row: the user was deleted (its sessions went with it) or the claim is forged.
-    if session is None or session.revoked_at is not None:
+    user: User | None = next(iter(rows), None)
+    # No row: the session was revoked, the user deleted (its sessions went with it),
+    # or the claim is forged.
+    if user is None:
         raise ApiError(TOKEN_INVALID)
-    user: User = session.user
-    g.session = session
+    g.session_key = session_key  # for logout, which ends this session
     return user
 
 

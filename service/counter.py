@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import peewee as pw
 from flask import Blueprint, Response
 
 from service import db
@@ -25,8 +24,13 @@ bp = Blueprint("counter", __name__, url_prefix="/api")
 
 
 def current() -> int:
-    count = Counter.select(Counter.count).where(Counter.id == COUNTER_ID).scalar()
-    return int(count or 0)
+    # SQL rather than a peewee query: building the query's SQL was a third of
+    # this request's CPU. `database.param` is the driver's placeholder.
+    row = db.database.execute_sql(
+        f"SELECT count FROM Counters WHERE id = {db.database.param}",  # noqa: S608 - the placeholder
+        (COUNTER_ID,),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _increment_once() -> int | None:
@@ -39,13 +43,16 @@ def _increment_once() -> int | None:
     Both are one round trip in autocommit, with no transaction held open. A row
     at the maximum matches nothing, like a missing row: `increment` tells them apart.
     """
-    below_maximum = (Counter.id == COUNTER_ID) & (Counter.count < MAX_COUNT)
     if db.is_mysql():
-        query = Counter.update(
-            {Counter.count: pw.fn.LAST_INSERT_ID(Counter.count + 1), Counter.updated_at: utcnow()}
-        ).where(below_maximum)
-        cursor = db.database.execute(query)
+        # SQL rather than a peewee query, as in `current`: its building was a
+        # quarter of an increment's CPU.
+        cursor = db.database.execute_sql(
+            "UPDATE Counters SET count = LAST_INSERT_ID(count + 1), updated_at = %s"
+            " WHERE id = %s AND count < %s",
+            (utcnow(), COUNTER_ID, MAX_COUNT),
+        )
         return int(cursor.lastrowid) if cursor.rowcount else None
+    below_maximum = (Counter.id == COUNTER_ID) & (Counter.count < MAX_COUNT)
     rows = list(
         Counter.update({Counter.count: Counter.count + 1, Counter.updated_at: utcnow()})
         .where(below_maximum)

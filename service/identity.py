@@ -94,9 +94,9 @@ def logout() -> Response:
     A disabled user may log out too: ending a session only takes access away,
     and refusing it would keep the session alive for when the user is enabled.
     """
-    session = g.get("session")
-    if session is not None:
-        sessions.revoke(session.id)
+    session_key = g.get("session_key")
+    if session_key is not None:
+        sessions.revoke(session_key)
     else:  # identified by Cloud Run's headers: there is no one session, end them all
         sessions.revoke_all(current_user().id)
     return success({})

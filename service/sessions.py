@@ -75,9 +75,10 @@ def start(config: Config, user: User) -> Grant:
     return _grant(config, user, session)
 
 
-def revoke(session_id: int) -> None:
+def revoke(session_key: str) -> None:
+    """End the session whose access tokens carry `session_key` (their `sid`)."""
     AuthSession.update(revoked_at=utcnow(), updated_at=utcnow()).where(
-        AuthSession.id == session_id, AuthSession.revoked_at.is_null()
+        AuthSession.key == session_key, AuthSession.revoked_at.is_null()
     ).execute()
 
 
@@ -113,7 +114,7 @@ def rotate(config: Config, raw: str) -> tuple[User, Grant]:
         .execute()
     )
     if not claimed:
-        revoke(session.id)
+        revoke(session.key)
         log.warning("refresh token reused: session of %s revoked", mask(user.openid))
         raise ApiError(TOKEN_INVALID)
     if row.expires_at <= utcnow():
