@@ -596,6 +596,12 @@ def report(
             f"{median(r.cpu_ms('db') for r in rows):>7.3f}{round_trips:>7.2f}"
             f"  {', '.join(verdicts)}"
         )
+        if bases:
+            print(
+                f"{'  its floor':<24}{median(b.rate for b in bases):>8,.0f}"
+                f"{median(b.p50_ms or 0 for b in bases):>8.1f}"
+                f"{median(b.p99_ms or 0 for b in bases):>8.1f}"
+            )
         for base in bases:
             if base.errors:
                 met = False
