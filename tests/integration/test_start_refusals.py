@@ -6,7 +6,6 @@ about 29 s, before a traceback; the real server's answers are checked here.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import subprocess
@@ -14,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.support.live_server import PROJECT_ROOT
+from tests.support.live_server import PROJECT_ROOT, error_messages, gunicorn_until_it_stops
 from tests.support.mysql import MySQLServer
 from tests.support.net import free_port
 
@@ -52,18 +51,10 @@ def test_gunicorn_stops_at_once_with_the_drivers_code(mysql_server: MySQLServer,
     env = mysql_settings(
         mysql_server, HOST="127.0.0.1", PORT=str(free_port()), AUTO_MIGRATE="true", **changes
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "service:create_app()"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = gunicorn_until_it_stops(env)
     assert done.returncode != 0
-    output = done.stdout + done.stderr
-    errors = [json.loads(line)["message"] for line in output.splitlines() if '"ERROR"' in line]
+    output = done.stdout
+    errors = error_messages(output)
     assert len(errors) == 1, output
     assert errors[0].startswith(f"refusing to start: cannot use the database: {said}"), errors[0]
     assert "attempt" not in output  # not one retry

@@ -8,6 +8,7 @@ not Flask's development server.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +24,31 @@ import requests
 from tests.support.net import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def gunicorn_until_it_stops(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """gunicorn serving the service from the project root, for a start that must be refused.
+
+    Its output is stdout and stderr together; `error_messages` reads the refusals from it.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "service:create_app()"],
+        cwd=PROJECT_ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    done.stdout += done.stderr
+    return done
+
+
+def error_messages(output: str) -> list[str]:
+    """The messages of the JSON log lines at level ERROR: gunicorn's refusals."""
+    return [json.loads(line)["message"] for line in output.splitlines() if '"ERROR"' in line]
+
+
 DEFAULT_STARTUP_TIMEOUT = 60.0
 
 

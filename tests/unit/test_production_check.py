@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from service import create_app
 from service.config import PUBLISHED_SECRETS, Config, ConfigError
-from tests.support.live_server import PROJECT_ROOT
+from tests.support.live_server import PROJECT_ROOT, gunicorn_until_it_stops
 from tests.support.net import free_port
 
 STRONG = "k3J9v0xQ2mZ7LwR5tY8pA1sD4fG6hJ0kL2zX5cV7bN9m"
@@ -73,17 +71,9 @@ def test_gunicorn_refuses_to_start_with_one_clear_line() -> None:
         "HOST": "127.0.0.1",
         "PORT": str(free_port()),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "service:create_app()"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = gunicorn_until_it_stops(env)
     assert done.returncode != 0
-    output = done.stdout + done.stderr
+    output = done.stdout
     refusals = [line for line in output.splitlines() if "refusing to start" in line]
     assert len(refusals) == 1, output
     assert "TOKEN_SECRET is an example value" in refusals[0]

@@ -7,7 +7,6 @@ non-zero exit, before anything starts.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 from service import settings
 from service.config import Config, ConfigError
 from service.target import resolve_target
-from tests.support.live_server import PROJECT_ROOT
+from tests.support.live_server import PROJECT_ROOT, error_messages, gunicorn_until_it_stops
 from tests.support.net import free_port
 
 DATABASE_URL_FIX = (
@@ -232,19 +231,10 @@ def line_for(variable: str, value: str) -> str:
 @pytest.mark.parametrize(("variable", "value"), AT_START)
 def test_gunicorn_refuses_in_its_master_with_one_line(variable: str, value: str) -> None:
     env = clean_env(HOST="127.0.0.1", PORT=str(free_port()), **{variable: value})
-    done = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "service:create_app()"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = gunicorn_until_it_stops(env)
     assert done.returncode != 0
-    output = done.stdout + done.stderr
-    errors = [json.loads(line) for line in output.splitlines() if '"ERROR"' in line]
-    assert [e["message"] for e in errors] == [f"refusing to start: {line_for(variable, value)}"]
+    output = done.stdout
+    assert error_messages(output) == [f"refusing to start: {line_for(variable, value)}"]
     assert "Traceback" not in output
     assert "Booting worker" not in output  # the master refused before any worker started
 
@@ -279,18 +269,10 @@ def test_a_host_name_that_does_not_resolve_stops_start_up_at_once() -> None:
         MYSQL_ADDRESS=f"{host}:3306",
         AUTO_MIGRATE="true",
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "service:create_app()"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = gunicorn_until_it_stops(env)
     assert done.returncode != 0
-    output = done.stdout + done.stderr
-    errors = [json.loads(line)["message"] for line in output.splitlines() if '"ERROR"' in line]
+    output = done.stdout
+    errors = error_messages(output)
     assert len(errors) == 1, output
     assert errors[0].startswith("refusing to start: cannot use the database: OperationalError 2003")
     assert errors[0].endswith(
