@@ -9,25 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from service.config import Config
 from tests.support.deploy import DOCKER, dockerfile
 from tests.support.live_server import PROJECT_ROOT
+from tests.support.settings import variables_the_config_reads
 
 
 def compose(name: str) -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load((DOCKER / name).read_text(encoding="utf-8"))
     return data
-
-
-def variables_the_config_reads() -> set[str]:
-    class Recording(dict[str, str]):
-        def get(self, key: str, default: Any = None) -> Any:
-            seen.add(key)
-            return super().get(key, default)
-
-    seen: set[str] = set()
-    Config.from_env(Recording())
-    return seen
 
 
 def test_image_is_python_3_12_slim_multi_stage() -> None:

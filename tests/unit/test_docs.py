@@ -7,14 +7,14 @@ stops trusting the rest; these checks fail when code and docs part ways.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from service.config import Config
 from service.errors import ALL_KINDS
+from tests.support.settings import variables_the_config_reads
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -147,30 +147,12 @@ def test_the_error_key_table_is_every_error_kind_with_its_status() -> None:
     assert documented == {(kind.status, kind.key) for kind in ALL_KINDS}
 
 
-class Recording(Mapping[str, str]):
-    """An empty environment that remembers every variable asked for."""
-
-    def __init__(self) -> None:
-        self.asked: set[str] = set()
-
-    def __getitem__(self, name: str) -> str:
-        self.asked.add(name)
-        raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
 def test_the_configuration_table_names_every_variable_the_service_reads() -> None:
-    env = Recording()
-    Config.from_env(env)
-    assert env.asked  # the recording works
+    asked = variables_the_config_reads()
+    assert asked  # the recording works
     rows = table_rows(section(README, "Configuration"))
     documented = {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row[0])}
-    assert documented == env.asked
+    assert documented == asked
 
 
 def test_every_variable_gunicorn_conf_reads_is_named_in_the_configuration_section() -> None:

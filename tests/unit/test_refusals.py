@@ -11,15 +11,15 @@ import os
 import socket
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 
 from service import settings
-from service.config import Config, ConfigError
+from service.config import ConfigError
 from service.target import resolve_target
 from tests.support.live_server import PROJECT_ROOT, error_messages, gunicorn_until_it_stops
 from tests.support.net import free_port
+from tests.support.settings import variables_the_config_reads
 
 DATABASE_URL_FIX = (
     "mysql://user:password@host:3306/database, with any / ? # @ in the password "
@@ -156,17 +156,6 @@ def case_env(variable: str, value: str) -> dict[str, str]:
         if variable == "TOKEN_SECRET"
         else {variable: value}
     )
-
-
-def variables_the_config_reads() -> set[str]:
-    class Recording(dict[str, str]):
-        def get(self, key: str, default: Any = None) -> Any:
-            seen.add(key)
-            return super().get(key, default)
-
-    seen: set[str] = set()
-    Config.from_env(Recording())
-    return seen
 
 
 @pytest.mark.parametrize(("variable", "value", "line"), REFUSALS)
