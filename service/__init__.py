@@ -60,7 +60,8 @@ def create_app(config: Config | None = None) -> Flask:
 
     if config is None:
         config = settings(os.environ)
-    config.check()
+    else:
+        config.check()
     logs.configure()
     if not config.token_secret:
         logging.getLogger(__name__).warning(

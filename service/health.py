@@ -55,7 +55,9 @@ class Readiness:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    readiness: Readiness = current_app.extensions.setdefault("readiness", Readiness())
+    readiness: Readiness | None = current_app.extensions.get("readiness")
+    if readiness is None:  # the first probe: setdefault keeps one if two race here
+        readiness = current_app.extensions.setdefault("readiness", Readiness())
     try:
         ready = readiness.check.ready()
     except SchemaBehind:
