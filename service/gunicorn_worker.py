@@ -30,6 +30,7 @@ import re
 import uuid
 from typing import Any
 
+import gevent
 from gunicorn.workers.ggevent import GeventWorker
 
 from service.config import Config
@@ -99,7 +100,7 @@ class EnvelopeGeventWorker(GeventWorker):  # type: ignore[misc]
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
         sock.settimeout(self.body_timeout)
         try:
-            return super().handle_request(listener_name, req, sock, addr)
+            should_close = super().handle_request(listener_name, req, sock, addr)
         except TimeoutError:
             # The answer could not be written: the client stopped reading. gunicorn
             # would log a traceback; one line says it, and StopIteration closes the
@@ -108,6 +109,8 @@ class EnvelopeGeventWorker(GeventWorker):  # type: ignore[misc]
             raise StopIteration from None
         finally:
             sock.settimeout(None)
+        gevent.sleep(0)  # the other connections' turn (see the module's docstring)
+        return should_close
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         page = _ErrorPage()

@@ -1,19 +1,23 @@
-"""The gevent worker's envelope for gunicorn's refusals, and what gunicorn's master imports.
+"""The gevent worker: its envelope for gunicorn's refusals, what gunicorn's master imports,
+and its turn-taking between keep-alive connections.
 
-The worker's behaviour with real clients is tested through gunicorn in
+The worker's behaviour with hostile clients is tested through gunicorn on MySQL in
 tests/integration/test_hostile_clients.py.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from service.gunicorn_worker import envelope_error
-from tests.support.live_server import PROJECT_ROOT
+from tests.support.live_server import PROJECT_ROOT, LiveServer
 
 
 @pytest.mark.parametrize(
@@ -77,3 +81,43 @@ def test_gunicorn_master_imports_no_database_driver_or_orm() -> None:
         check=True,
     )
     assert done.stdout.strip() == "", done.stdout
+
+
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One worker process, so that every connection is served by the same gevent loop."""
+    path: Path = tmp_path_factory.mktemp("worker") / "service.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{path}", "AUTO_MIGRATE": "true", "APP_ENV": "development"}
+    with LiveServer(env, workers=1) as server:
+        yield server
+
+
+def test_a_pipelining_connection_takes_turns_with_the_others(one_worker: LiveServer) -> None:
+    """A connection whose next request is already buffered is served again without ever
+    blocking, so gevent would never switch away from it: it would keep its worker, and
+    every other connection waits. Under load that is the read tail at c=32; here, one
+    client pipelines 200 requests and another, connecting just after, must be answered
+    before that pipeline is through."""
+    requests_ = 200
+    request = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
+    with (
+        socket.create_connection(("127.0.0.1", one_worker.port), timeout=10) as greedy,
+        socket.create_connection(("127.0.0.1", one_worker.port), timeout=10) as other,
+    ):
+        greedy.sendall(request * requests_)
+        other.sendall(request.replace(b"HTTP/1.1", b"HTTP/1.0"))  # answered, then closed
+        answer = b""
+        while chunk := other.recv(65536):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.0 200 ")
+        # Loopback delivers a send at once: what the greedy client holds now is what the
+        # worker had answered it before it answered the other.
+        greedy.setblocking(False)
+        received = b""
+        try:
+            while chunk := greedy.recv(1 << 20):
+                received += chunk
+        except BlockingIOError:
+            pass
+    answered_first = received.count(b"HTTP/1.1 200 ")
+    assert answered_first < requests_ // 2, f"{answered_first} of {requests_} answered first"
