@@ -42,7 +42,9 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _integer(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 1, maximum: int | None = None
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -52,8 +54,14 @@ def _integer(env: Mapping[str, str], name: str, default: int, minimum: int = 1) 
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, not {value}")
     return value
 
+
+#: The longest lifetime or window taken, in seconds (366 days): a date that far
+#: ahead is still one datetime and MySQL can hold; an unbounded whole number is not.
+MAX_LIFETIME = 366 * 24 * 60 * 60
 
 #: The longest timeout taken. float() also reads "nan", "inf" and 1e23, which a
 #: socket refuses (ValueError, OverflowError) on every connection it would make.
@@ -208,7 +216,7 @@ class Config:
             mysql_password=env.get("MYSQL_PASSWORD", ""),
             mysql_database=text("MYSQL_DATABASE", DEFAULT_MYSQL_DATABASE),
             mysql_pool_size=_integer(env, "MYSQL_POOL_SIZE", 16),
-            mysql_connect_timeout=_integer(env, "MYSQL_CONNECT_TIMEOUT", 2),
+            mysql_connect_timeout=_integer(env, "MYSQL_CONNECT_TIMEOUT", 2, maximum=MAX_SECONDS),
             mysql_read_timeout=_seconds(env, "MYSQL_READ_TIMEOUT", 5.0),
             mysql_write_timeout=_seconds(env, "MYSQL_WRITE_TIMEOUT", 5.0),
             mysql_wake_timeout=_seconds(env, "MYSQL_WAKE_TIMEOUT", 8.0),
@@ -222,11 +230,13 @@ class Config:
             wx_trust_cloud_headers=_flag(env, "WX_TRUST_CLOUD_HEADERS", False),
             wx_push_path=_path(env, "WX_PUSH_PATH", "/wx/push"),
             wx_push_trust_all=_flag(env, "WX_PUSH_TRUST_ALL", False),
-            access_token_ttl=_integer(env, "ACCESS_TOKEN_TTL", 2 * 60 * 60),
-            refresh_token_ttl=_integer(env, "REFRESH_TOKEN_TTL", 7 * 24 * 60 * 60),
+            access_token_ttl=_integer(env, "ACCESS_TOKEN_TTL", 2 * 60 * 60, maximum=MAX_LIFETIME),
+            refresh_token_ttl=_integer(
+                env, "REFRESH_TOKEN_TTL", 7 * 24 * 60 * 60, maximum=MAX_LIFETIME
+            ),
             login_limit_per_address=_integer(env, "LOGIN_LIMIT_PER_ADDRESS", 30),
             login_limit_per_openid=_integer(env, "LOGIN_LIMIT_PER_OPENID", 10),
-            login_limit_window=_integer(env, "LOGIN_LIMIT_WINDOW", 60),
+            login_limit_window=_integer(env, "LOGIN_LIMIT_WINDOW", 60, maximum=MAX_LIFETIME),
             trusted_proxy_count=_integer(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
             auto_migrate=_flag(env, "AUTO_MIGRATE", False),
             max_body_bytes=_integer(env, "MAX_BODY_BYTES", 64 * 1024),

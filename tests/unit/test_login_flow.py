@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from service.config import MAX_LIFETIME
 from service.models import AuthSession, RefreshToken, Status, User, utcnow
 from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
@@ -285,3 +286,15 @@ def test_untrusted_identity_headers_are_logged_once_per_process(
     said = [r for r in caplog.records if "without X-WX-SOURCE ignored" in r.getMessage()]
     assert len(said) == 1
     assert "oForged" not in caplog.text
+
+
+def test_the_longest_lifetimes_allowed_sign_in_and_refresh(
+    make_app: AppFactory, fake_wechat: FakeWeChat
+) -> None:
+    """MAX_LIFETIME is the largest TTL the settings take: its dates must still be stored."""
+    client = make_app(access_token_ttl=MAX_LIFETIME, refresh_token_ttl=MAX_LIFETIME).test_client()
+    data = login(client, fake_wechat, "oLongLived")
+    assert data["expires_in"] == MAX_LIFETIME
+    assert profile(client, data["token"])[0] == 200
+    status, body = refresh(client, data["refresh_token"])
+    assert status == 200, body

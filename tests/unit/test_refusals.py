@@ -86,6 +86,7 @@ REFUSALS = [
     ),
     ("MYSQL_POOL_SIZE", "0", "MYSQL_POOL_SIZE must be at least 1, not 0"),
     ("MYSQL_CONNECT_TIMEOUT", "2s", "MYSQL_CONNECT_TIMEOUT must be a whole number, not '2s'"),
+    ("MYSQL_CONNECT_TIMEOUT", "86400", "MYSQL_CONNECT_TIMEOUT must be at most 3600, not 86400"),
     ("MYSQL_READ_TIMEOUT", "soon", "MYSQL_READ_TIMEOUT must be a number of seconds, not 'soon'"),
     ("MYSQL_WRITE_TIMEOUT", "-1", "MYSQL_WRITE_TIMEOUT must be positive, not '-1'"),
     # float() takes these, and a socket refuses them: every connection would fail.
@@ -113,6 +114,13 @@ REFUSALS = [
     ),
     ("ACCESS_TOKEN_TTL", "2h", "ACCESS_TOKEN_TTL must be a whole number, not '2h'"),
     ("REFRESH_TOKEN_TTL", "0", "REFRESH_TOKEN_TTL must be at least 1, not 0"),
+    # A lifetime past year 9999 is no datetime: every sign-in would be a 500.
+    (
+        "REFRESH_TOKEN_TTL",
+        "999999999999",
+        "REFRESH_TOKEN_TTL must be at most 31622400, not 999999999999",
+    ),
+    ("ACCESS_TOKEN_TTL", "31622401", "ACCESS_TOKEN_TTL must be at most 31622400, not 31622401"),
     ("WX_OPENAPI_MODE", "relay", "WX_OPENAPI_MODE must be token or cloud, not 'relay'"),
     (
         "WX_API_BASE",
@@ -131,6 +139,12 @@ REFUSALS = [
     ("LOGIN_LIMIT_PER_ADDRESS", "0", "LOGIN_LIMIT_PER_ADDRESS must be at least 1, not 0"),
     ("LOGIN_LIMIT_PER_OPENID", "ten", "LOGIN_LIMIT_PER_OPENID must be a whole number, not 'ten'"),
     ("LOGIN_LIMIT_WINDOW", "1m", "LOGIN_LIMIT_WINDOW must be a whole number, not '1m'"),
+    ("LOGIN_LIMIT_WINDOW", "10**12", "LOGIN_LIMIT_WINDOW must be a whole number, not '10**12'"),
+    (
+        "LOGIN_LIMIT_WINDOW",
+        "1000000000000",
+        "LOGIN_LIMIT_WINDOW must be at most 31622400, not 1000000000000",
+    ),
     ("TRUSTED_PROXY_COUNT", "-1", "TRUSTED_PROXY_COUNT must be at least 0, not -1"),
 ]
 
