@@ -87,7 +87,8 @@ def _plain(value: str) -> str:
     kept = "".join(
         c
         for c in value
-        if ord(c) <= 0xFFFF and unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+        if c.isspace()
+        or (ord(c) <= 0xFFFF and unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
     )
     return " ".join(kept.split())
 
