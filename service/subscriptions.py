@@ -26,6 +26,8 @@ bp = Blueprint("subscriptions", __name__, url_prefix="/api/user")
 
 #: The answers that allow one send (`acceptWithAudio`: accepted, with a voice reminder).
 ACCEPTED = frozenset({"accept", "acceptWithAudio"})
+#: Every answer requestSubscribeMessage gives for a template.
+ANSWERS = ACCEPTED | {"reject", "ban", "filter"}
 #: Keys of the result object that are not template ids.
 NOT_TEMPLATE_IDS = frozenset({"errMsg", "errCode"})
 #: requestSubscribeMessage asks for at most 5 templates at once; more is not its result.
@@ -98,7 +100,7 @@ def _results(body: dict[str, Any]) -> dict[str, str]:
         raise ApiError(MISSING_PARAMETER, "缺少订阅结果：须为wx.requestSubscribeMessage的返回对象")
     if len(results) > MAX_TEMPLATES:
         raise ApiError(INVALID_PARAMETER, f"订阅结果参数错误：最多{MAX_TEMPLATES}个模板")
-    if not all(isinstance(value, str) for value in results.values()):
+    if not all(isinstance(value, str) and value in ANSWERS for value in results.values()):
         raise ApiError(
             INVALID_PARAMETER, "订阅结果参数错误：每个模板的结果须为accept、reject、ban或filter"
         )

@@ -366,6 +366,69 @@ def test_each_retry_waits_twice_as_long(
     assert outbox.deliver(row_id, app.extensions["wechat"], app.config["SERVICE"]) == "sent"
 
 
+def test_a_long_wait_for_a_retry_is_left_to_the_drain(
+    app: Flask, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "RETRY_BASE_SECONDS", 2 * outbox.INLINE_RETRY_LIMIT)
+    review = Review(app, fake_wechat)
+    fake_wechat.fail_subscribe(-1)
+    assert review.decide()[0] == 200
+    row = settled()  # the sender stopped rather than sleep that long
+    assert (row.status, row.attempts, row.claimed_by) == ("pending", 1, None)
+    assert row.next_attempt_at > utcnow() + timedelta(seconds=outbox.INLINE_RETRY_LIMIT)
+    assert outbox.drain(app.extensions["wechat"], app.config["SERVICE"])["sent"] == 0  # not due
+
+
+def test_a_claim_too_short_to_send_in_is_not_used(
+    app: Flask, fake_wechat: FakeWeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A send starts only while the claim outlasts it: else another sender could take the
+    row over with the request still under way."""
+    monkeypatch.setattr(outbox, "lease_seconds", lambda config: 0.5)
+    review = Review(app, fake_wechat)
+    assert review.decide()[0] == 200
+    row = settled()
+    assert (row.status, row.in_flight, row.attempts) == ("pending", False, 1)
+    assert fake_wechat.calls[SUBSCRIBE_SEND] == 0
+    monkeypatch.undo()
+    eventually(lambda: the_notification().claimed_until < utcnow())
+    assert outbox.drain(app.extensions["wechat"], app.config["SERVICE"])["sent"] == 1
+    assert len(fake_wechat.delivered) == 1
+
+
+def test_a_sender_whose_claim_was_taken_over_records_nothing(
+    app: Flask, fake_wechat: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    review = Review(app, fake_wechat)
+    fake_wechat.stall(SUBSCRIBE_SEND, 5)
+    assert review.decide()[0] == 200
+    eventually(lambda: fake_wechat.stalling[SUBSCRIBE_SEND] == 1)
+    Notification.update(claimed_by="its-new-owner").execute()
+    fake_wechat.release(SUBSCRIBE_SEND)
+    row = settled()
+    assert (row.status, row.claimed_by, row.in_flight) == ("pending", "its-new-owner", True)
+    assert any("claim taken over" in r.getMessage() for r in caplog.records)
+
+
+def test_a_sender_that_breaks_says_so_and_leaves_the_row_to_a_drain(
+    app: Flask,
+    fake_wechat: FakeWeChat,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    review = Review(app, fake_wechat)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(outbox, "deliver", broken)
+    assert review.decide()[0] == 200
+    assert settled().status == "pending"
+    assert any("outbox sender stopped" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()
+    assert outbox.drain(app.extensions["wechat"], app.config["SERVICE"])["sent"] == 1
+
+
 # -- draining
 
 

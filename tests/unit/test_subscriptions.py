@@ -96,6 +96,8 @@ BAD_BODIES: list[tuple[Any, int, str]] = [
     ({}, 400, "missing_parameter"),
     ({"errMsg": "requestSubscribeMessage:fail cancel", "errCode": 20004}, 400, "missing_parameter"),
     ({TEMPLATE: True}, 400, "invalid_parameter"),
+    ({TEMPLATE: "accepted"}, 400, "invalid_parameter"),
+    ({TEMPLATE: "accept", "tOther": "ACCEPT"}, 400, "invalid_parameter"),
     ({TEMPLATE: None}, 400, "invalid_parameter"),
     ({TEMPLATE: {"status": "accept"}}, 400, "invalid_parameter"),
     ({TEMPLATE: "accept", "other": 1}, 400, "invalid_parameter"),
