@@ -29,6 +29,31 @@ CREATE TABLE `migratehistory` (
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+CREATE TABLE `notifications` (
+  `id` int NOT NULL AUTO_INCREMENT,
+  `created_at` datetime NOT NULL,
+  `updated_at` datetime NOT NULL,
+  `user_id` int NOT NULL,
+  `kind` varchar(32) NOT NULL,
+  `template_id` varchar(64) COLLATE utf8mb4_bin NOT NULL,
+  `page` varchar(255) DEFAULT NULL,
+  `data` text NOT NULL,
+  `status` varchar(8) NOT NULL,
+  `attempts` int NOT NULL,
+  `last_errcode` int DEFAULT NULL,
+  `last_error` varchar(32) DEFAULT NULL,
+  `next_attempt_at` datetime NOT NULL,
+  `claimed_by` varchar(32) COLLATE utf8mb4_bin DEFAULT NULL,
+  `claimed_until` datetime DEFAULT NULL,
+  `in_flight` tinyint(1) NOT NULL,
+  `permission_taken` tinyint(1) NOT NULL,
+  `sent_at` datetime DEFAULT NULL,
+  PRIMARY KEY (`id`),
+  KEY `notification_status_next_attempt_at` (`status`,`next_attempt_at`),
+  KEY `notification_user_id` (`user_id`),
+  CONSTRAINT `notifications_ibfk_1` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 CREATE TABLE `push_messages` (
   `id` int NOT NULL AUTO_INCREMENT,
   `created_at` datetime NOT NULL,
@@ -66,6 +91,19 @@ CREATE TABLE `refresh_tokens` (
   KEY `refreshtoken_session_id` (`session_id`),
   UNIQUE KEY `refreshtoken_token_hash` (`token_hash`),
   CONSTRAINT `refresh_tokens_ibfk_1` FOREIGN KEY (`session_id`) REFERENCES `auth_sessions` (`id`) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE `subscribe_permissions` (
+  `id` int NOT NULL AUTO_INCREMENT,
+  `created_at` datetime NOT NULL,
+  `updated_at` datetime NOT NULL,
+  `user_id` int NOT NULL,
+  `template_id` varchar(64) COLLATE utf8mb4_bin NOT NULL,
+  `remaining` int NOT NULL,
+  PRIMARY KEY (`id`),
+  KEY `subscribepermission_user_id` (`user_id`),
+  UNIQUE KEY `subscribepermission_user_id_template_id` (`user_id`,`template_id`),
+  CONSTRAINT `subscribe_permissions_ibfk_1` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 CREATE TABLE `users` (

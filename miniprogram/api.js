@@ -12,6 +12,7 @@
  *   const api = createApi({ wx, env: 'prod-xxxx', service: 'flask-service' })
  *   await api.login((await wx.login()).code)
  *   const count = await api.request({ path: '/api/count' })
+ *   await api.subscribe([templateId])   // from a tap: one message of it allowed per accept
  */
 
 'use strict'
@@ -143,6 +144,25 @@ function createApi (options) {
     return keep(data)
   }
 
+  /**
+   * Ask the user for subscribe messages (订阅消息) and tell the service what they said.
+   * Call it from a tap: WeChat shows the dialog only then. Resolves with the service's
+   * `{recorded, ignored, remaining}`; the dialog's own `fail` (e.g. 20004, the user turned
+   * subscribe messages off) is a `platform_error`, and nothing is posted. The result is
+   * posted once, never retried: each accept it carries counts once.
+   */
+  async function subscribe (tmplIds) {
+    const result = await new Promise((resolve, reject) => {
+      wx.requestSubscribeMessage({
+        tmplIds,
+        success: resolve,
+        fail: (err) => reject(new ApiError(0, 'platform_error',
+          `${(err || {}).errCode === undefined ? '' : err.errCode} ${(err || {}).errMsg || ''}`.trim()))
+      })
+    })
+    return request({ path: '/api/user/subscriptions', method: 'POST', data: result })
+  }
+
   async function logout () {
     try {
       await request({ path: '/api/logout', method: 'POST' })
@@ -152,7 +172,7 @@ function createApi (options) {
     }
   }
 
-  return { request, login, logout, refresh }
+  return { request, login, logout, refresh, subscribe }
 }
 
 module.exports = { createApi, ApiError }

@@ -163,3 +163,42 @@ test('other platform errors are not retried and say their code', async () => {
   })
   assert.equal(wx.calls.length, 1)
 })
+
+test('subscribe asks the user, then posts the result once as it came', async () => {
+  const answer = { errMsg: 'requestSubscribeMessage:ok', T1: 'accept', T2: 'reject' }
+  const data = { recorded: ['T1'], ignored: [], remaining: { T1: 1, T2: 0 } }
+  const wx = fakeWx([{ fail: { errCode: 102002, errMsg: 'timeout' } }])
+  const asked = []
+  wx.requestSubscribeMessage = (options) => {
+    asked.push(options.tmplIds)
+    setImmediate(() => options.success(answer))
+  }
+  wx.store.set('token', 'T')
+  const api = createApi({ wx, env: 'e', service: 's' })
+  // A POST that may have arrived is not sent again: its accepts would count twice.
+  await assert.rejects(api.subscribe(['T1', 'T2']), { error: 'platform_error' })
+  assert.equal(wx.calls.length, 1)
+
+  const again = fakeWx([ok(data)])
+  again.requestSubscribeMessage = wx.requestSubscribeMessage
+  const api2 = createApi({ wx: again, env: 'e', service: 's' })
+  assert.deepEqual(await api2.subscribe(['T1', 'T2']), data)
+  assert.deepEqual(asked, [['T1', 'T2'], ['T1', 'T2']])
+  const [post] = again.calls
+  assert.equal(post.path, '/api/user/subscriptions')
+  assert.equal(post.method, 'POST')
+  assert.deepEqual(post.data, answer)
+})
+
+test('subscribe posts nothing when the dialog fails', async () => {
+  const wx = fakeWx([])
+  wx.requestSubscribeMessage = (options) =>
+    setImmediate(() => options.fail({ errCode: 20004, errMsg: 'main switch is off' }))
+  const api = createApi({ wx, env: 'e', service: 's' })
+  await assert.rejects(api.subscribe(['T1']), (e) => {
+    assert.deepEqual([e.status, e.error], [0, 'platform_error'])
+    assert.match(e.msg, /20004/)
+    return true
+  })
+  assert.equal(wx.calls.length, 0)
+})

@@ -51,9 +51,11 @@ def create_app(config: Config | None = None) -> Flask:
         index,
         logs,
         openapi,
+        outbox,
         profile,
         push,
         request_id,
+        subscriptions,
         verification,
     )
     from service.wechat import WeChatClient
@@ -92,6 +94,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(profile.bp)
     app.register_blueprint(verification.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(subscriptions.bp)
+    app.register_blueprint(outbox.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(index.bp)
     app.register_blueprint(health.bp)

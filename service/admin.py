@@ -12,7 +12,7 @@ from typing import Any
 import peewee as pw
 from flask import Blueprint, Response, request
 
-from service import db
+from service import db, outbox, templates
 from service.auth import authenticate, current_user
 from service.envelope import success
 from service.errors import (
@@ -23,7 +23,16 @@ from service.errors import (
     VERIFICATION_NOT_PENDING,
     ApiError,
 )
-from service.models import PushMessage, Role, Status, User, VerificationStatus, utcnow
+from service.models import (
+    Notification,
+    NotificationStatus,
+    PushMessage,
+    Role,
+    Status,
+    User,
+    VerificationStatus,
+    utcnow,
+)
 from service.payload import json_object, only_fields, optional_choice, optional_text
 from service.profile import describe, iso_utc
 
@@ -107,15 +116,22 @@ def review(user_id: int) -> Response:
     }
     if role is not None:
         changes[User.role] = int(role)
-    # Only a pending application can be decided, and only once.
-    decided = (
-        User.update(changes)
-        .where(User.id == user_id, User.verification_status == VerificationStatus.PENDING)
-        .execute()
-    )
-    if not decided:
-        raise ApiError(VERIFICATION_NOT_PENDING)
-    return success(describe(User.get_by_id(user_id), owner=False))
+    # The decision and the applicant's notification commit together, or neither does.
+    with db.database.atomic():
+        # Only a pending application can be decided, and only once.
+        decided = (
+            User.update(changes)
+            .where(User.id == user_id, User.verification_status == VerificationStatus.PENDING)
+            .execute()
+        )
+        if not decided:
+            raise ApiError(VERIFICATION_NOT_PENDING)
+        reviewed = User.get_by_id(user_id)
+        notice = outbox.notify(
+            templates.VERIFICATION_RESULT, user_id, templates.verification_result(reviewed)
+        )
+    outbox.send_soon([notice] if notice is not None else [])
+    return success(describe(reviewed, owner=False))
 
 
 @bp.get("/users")
@@ -165,6 +181,19 @@ def messages() -> Response:
     """What Cloud Run pushed (消息推送), newest first."""
     query = PushMessage.select().order_by(PushMessage.id.desc())
     return success(_page(query, _message))
+
+
+@bp.get("/notifications")
+def notifications() -> Response:
+    """Subscribe messages and how their delivery went, newest first; `status` filters."""
+    query = Notification.select().order_by(Notification.id.desc())
+    status = request.args.get("status")
+    if status:
+        if status not in NotificationStatus.ALL:
+            choices = "、".join(NotificationStatus.ALL)
+            raise ApiError(INVALID_PARAMETER, f"status参数错误：须为{choices}之一")
+        query = query.where(Notification.status == status)
+    return success(_page(query, outbox.describe))
 
 
 @bp.patch("/users/<int(max=2147483647):user_id>")

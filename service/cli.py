@@ -12,7 +12,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from peewee import Field
 
-from service import db, migrations, schema
+from service import config, db, migrations, outbox, schema, wechat
 from service.models import Role, Status, User, utcnow
 
 P = ParamSpec("P")
@@ -147,6 +147,29 @@ def promote(who: str, role_name: str) -> None:
         click.echo(f"user {user.id} stays {old_status.label}")
 
 
+outbox_cli = AppGroup("outbox", help="Subscribe messages waiting to be sent.")
+
+
+@outbox_cli.command("drain")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=outbox.DRAIN_LIMIT,
+    show_default=True,
+    help="Rows to take up, oldest first.",
+)
+@_one_line_errors
+def drain(limit: int) -> None:
+    """Deliver the notifications that are due: after a restart, or from a scheduled job.
+
+    Safe to run beside the service and beside other drains: each row is sent
+    by whichever claims it first. Prints what became of the rows it took up.
+    """
+    counts = outbox.drain(wechat.client(), config.current(), limit)
+    click.echo(", ".join(f"{name} {count}" for name, count in counts.items()))
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(outbox_cli)

@@ -9,6 +9,7 @@ without touching the process environment.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -85,6 +86,20 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+#: What the console's template ids are made of (43 characters of base64url, as issued).
+_TEMPLATE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _template_id(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name, "").strip()
+    if raw and not _TEMPLATE_ID.fullmatch(raw):
+        raise ConfigError(
+            f"{name} must be a template id from the console (订阅消息: letters, digits, - and _, "
+            f"at most 64), not {raw!r}"
+        )
+    return raw
+
+
 def _path(env: Mapping[str, str], name: str, default: str) -> str:
     raw = env.get(name, "").strip() or default
     if not raw.startswith("/") or raw.startswith("/api/") or any(c in raw for c in "<>?# "):
@@ -156,6 +171,9 @@ class Config:
     wx_trust_cloud_headers: bool = False
     wx_push_path: str = "/wx/push"
     wx_push_trust_all: bool = False
+    #: Subscribe-message (订阅消息) template ids, one setting per template the service
+    #: sends (service/templates.py); empty: that notification is not sent.
+    wx_template_verification_result: str = ""
     access_token_ttl: int = 2 * 60 * 60
     refresh_token_ttl: int = 7 * 24 * 60 * 60
     login_limit_per_address: int = 30
@@ -230,6 +248,7 @@ class Config:
             wx_trust_cloud_headers=_flag(env, "WX_TRUST_CLOUD_HEADERS", False),
             wx_push_path=_path(env, "WX_PUSH_PATH", "/wx/push"),
             wx_push_trust_all=_flag(env, "WX_PUSH_TRUST_ALL", False),
+            wx_template_verification_result=_template_id(env, "WX_TEMPLATE_VERIFICATION_RESULT"),
             access_token_ttl=_integer(env, "ACCESS_TOKEN_TTL", 2 * 60 * 60, maximum=MAX_LIFETIME),
             refresh_token_ttl=_integer(
                 env, "REFRESH_TOKEN_TTL", 7 * 24 * 60 * 60, maximum=MAX_LIFETIME

@@ -163,6 +163,66 @@ class PushMessage(BaseModel):
         table_name = "push_messages"
 
 
+class SubscribePermission(BaseModel):
+    """Sends of one template to one user that the user allowed (订阅消息): one per `accept`.
+
+    WeChat keeps the real count and answers 43101 when none is left; this one
+    lets the service refuse without asking, and is corrected by that answer.
+    """
+
+    user = pw.ForeignKeyField(User, backref="subscriptions", on_delete="CASCADE")
+    template_id = pw.CharField(max_length=64, collation=EXACT)
+    remaining = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "subscribe_permissions"
+        indexes = ((("user", "template_id"), True),)
+
+
+class NotificationStatus:
+    """Where a notification stands: the four values admins see. A row being sent is
+    `pending` with a claim (claimed_by, claimed_until) on it."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    REFUSED = "refused"
+    FAILED = "failed"
+    ALL = (PENDING, SENT, REFUSED, FAILED)
+
+
+class Notification(BaseModel):
+    """A subscribe message to send: the outbox.
+
+    Written in the transaction of the change it tells of, so that the change
+    and its message commit or roll back together; delivered after the commit
+    (service/outbox.py). `data` is WeChat's `data` object as JSON, fitted to
+    the template's rules when written.
+    """
+
+    user = pw.ForeignKeyField(User, backref="notifications", on_delete="CASCADE")
+    user_id: int  # the key's value, without loading the user (peewee's accessor)
+    kind = pw.CharField(max_length=32)
+    template_id = pw.CharField(max_length=64, collation=EXACT)
+    page = pw.CharField(max_length=255, null=True)
+    data = pw.TextField()
+    status = pw.CharField(max_length=8, default=NotificationStatus.PENDING)
+    attempts = pw.IntegerField(default=0)
+    last_errcode = pw.IntegerField(null=True)  # WeChat's, when it answered with an error
+    last_error = pw.CharField(max_length=32, null=True)  # why, in a word, when not sent
+    next_attempt_at = pw.DateTimeField(default=utcnow)
+    claimed_by = pw.CharField(max_length=32, null=True, collation=EXACT)
+    claimed_until = pw.DateTimeField(null=True)
+    # The request to WeChat may be under way: whoever takes over an expired claim
+    # cannot know whether it arrived, and does not send it again.
+    in_flight = pw.BooleanField(default=False)
+    permission_taken = pw.BooleanField(default=False)  # one of the user's permissions is spent
+    sent_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "notifications"
+        indexes = ((("status", "next_attempt_at"), False),)
+
+
 MODELS: list[type[pw.Model]] = [
     Counter,
     User,
@@ -170,4 +230,6 @@ MODELS: list[type[pw.Model]] = [
     RefreshToken,
     RateLimit,
     PushMessage,
+    SubscribePermission,
+    Notification,
 ]

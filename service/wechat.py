@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 from flask import current_app
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from service.config import Config
 from service.errors import (
@@ -93,6 +94,27 @@ def storable(source: str, name: str, value: object, limit: int) -> str:
         log.error("wechat %s: unusable %s (%s), nothing stored", source, name, fault)
         raise ApiError(WECHAT_BAD_RESPONSE)
     return str(value)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one request to WeChat came to, for a caller that must not send twice.
+
+    `errcode` is WeChat's answer (0: done), or None when there was no usable
+    answer; `maybe_delivered` is False only when that much is proven: WeChat
+    answered with an error, or the request never left.
+    """
+
+    errcode: int | None
+    maybe_delivered: bool
+    reason: str
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """A refused or unresolved connection: the request was never sent. Anything else
+    (a connection reset or closed mid-answer) may have delivered it."""
+    cause = error.args[0] if error.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
 
 
 class _Unavailable(Exception):
@@ -232,6 +254,44 @@ class WeChatClient:
                 continue
             break
         return body
+
+    def send_token(self) -> str | None:
+        """The access token a send needs: None in cloud mode, where the platform adds it.
+
+        Raises ApiError when none can be had; nothing has been sent then.
+        """
+        return None if self.cloud else self.access_token()
+
+    def post_once(self, path: str, payload: dict[str, Any], token: str | None) -> Attempt:
+        """POST once, never retried here: the caller decides, knowing what the failure proves.
+
+        A stale access token (40001 and the like) is forgotten, so that the
+        caller's next attempt fetches a new one.
+        """
+        params = {} if token is None else {"access_token": token}
+        try:
+            response = self.http.post(
+                f"{self.base}{path}", params=params, json=payload, timeout=self.timeout
+            )
+        except requests.ConnectTimeout:
+            return Attempt(None, maybe_delivered=False, reason="connect_timeout")
+        except requests.ConnectionError as error:
+            if _never_connected(error):
+                return Attempt(None, maybe_delivered=False, reason="unreachable")
+            return Attempt(None, maybe_delivered=True, reason="connection_lost")
+        except requests.RequestException:  # a read timeout above all: it may have arrived
+            return Attempt(None, maybe_delivered=True, reason="no_answer")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        errcode = body.get("errcode", 0) if isinstance(body, dict) else None
+        if response.status_code >= 500 or not isinstance(errcode, int) or isinstance(errcode, bool):
+            return Attempt(None, maybe_delivered=True, reason=f"http_{response.status_code}")
+        if token is not None and errcode in ACCESS_TOKEN_INVALID:
+            self._forget_token(token)
+        done = errcode == 0
+        return Attempt(errcode, maybe_delivered=done, reason="ok" if done else "errcode")
 
     def phone_number(self, code: str) -> PhoneNumber:
         body = self.call_with_token(

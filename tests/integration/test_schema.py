@@ -112,16 +112,20 @@ def test_the_downgrade_refuses_values_the_old_collation_would_merge(
 ) -> None:
     """Two openids differing only in case: the case-insensitive unique index cannot hold
     both, so the downgrade stops before changing anything, saying why in one line."""
+    applied = migrations.status().applied
+    later = applied[applied.index("006_exact_identifiers") + 1 :]
+    migrations.downgrade(len(later))  # 006_exact_identifiers is the last one applied now
     for openid in ("oTwinInCase", "OTWININCASE", "oSingle"):
         User.create(openid=openid)
-    collations, rows = column_collations(), snapshot(MODELS)
+    existing = [m for m in MODELS if m._meta.table_name in db.database.get_tables()]
+    collations, rows = column_collations(), snapshot(existing)
     result = runner.invoke(args=["db", "downgrade"])
     assert result.exit_code == 1
     assert "users.openid holds 1 group(s) of values that utf8mb4_unicode_ci calls equal" in (
         result.output
     )
     assert migrations.status().applied[-1] == "006_exact_identifiers"
-    assert (column_collations(), snapshot(MODELS)) == (collations, rows)
+    assert (column_collations(), snapshot(existing)) == (collations, rows)
 
     User.delete().where(User.openid == "OTWININCASE").execute()
     assert migrations.downgrade() == ["006_exact_identifiers"]

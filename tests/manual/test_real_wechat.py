@@ -13,8 +13,10 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from service import create_app, db, migrations
+from service import create_app, db, migrations, outbox, subscriptions
 from service.config import Config
+from service.models import Notification, User, VerificationStatus, utcnow
+from service.templates import VERIFICATION_RESULT, verification_result
 
 pytestmark = pytest.mark.wechat
 
@@ -57,3 +59,30 @@ def test_a_real_login_returns_a_token_that_reads_the_caller(real_app: Flask) -> 
     assert me.status_code == 200
     assert me.json["data"]["id"] == login.json["data"]["user_id"]
     assert me.json["data"]["openid"]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("WX_TEMPLATE_VERIFICATION_RESULT")
+    or not os.environ.get("TEST_SUBSCRIBER_OPENID"),
+    reason="WX_TEMPLATE_VERIFICATION_RESULT or TEST_SUBSCRIBER_OPENID not set: a template id "
+    "from the console, and the openid of a user who accepted it in the mini program",
+)
+def test_one_real_subscribe_message_is_sent(real_app: Flask) -> None:
+    """Spends one of that user's permissions: their phone shows the message."""
+    with real_app.app_context():
+        user = User.create(
+            openid=os.environ["TEST_SUBSCRIBER_OPENID"],
+            verification_status=int(VerificationStatus.APPROVED),
+            review_note="来自 nox -s manual 的测试消息",
+            reviewed_at=utcnow(),
+        )
+        template_id = real_app.config["SERVICE"].wx_template_verification_result
+        subscriptions.grant(user.id, template_id)
+        row_id = outbox.notify(VERIFICATION_RESULT, user.id, verification_result(user))
+        counts = outbox.drain(real_app.extensions["wechat"], real_app.config["SERVICE"])
+        row = Notification.get_by_id(row_id)
+        assert row.status == "sent", (
+            f"{counts}; errcode {row.last_errcode} ({row.last_error}): 43101 means the user "
+            "has no permission left (accept once more), 47003 that the template's keywords "
+            "are not those of service/templates.py"
+        )

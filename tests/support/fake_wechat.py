@@ -1,14 +1,22 @@
 """A fake WeChat API: a real HTTP server on 127.0.0.1 that speaks the real protocol.
 
-It implements the three endpoints the service calls, with their request and
-response shapes: `GET /sns/jscode2session`, `POST /cgi-bin/stable_token` and
-`POST /wxa/business/getuserphonenumber`. Tests script it through Python:
-register login codes (each works once), phone codes, and misbehaviour.
+It implements the endpoints the service calls, with their request and
+response shapes: `GET /sns/jscode2session`, `POST /cgi-bin/stable_token`,
+`POST /wxa/business/getuserphonenumber`, `POST /cgi-bin/message/custom/send`
+and `POST /cgi-bin/message/subscribe/send`. Tests script it through Python:
+register login codes (each works once), phone codes, subscriptions, and misbehaviour.
+
+Subscribe messages follow WeChat's rules: each `accept` the user gave
+(`subscribe`) allows one delivery of that template to that user, spent only by
+a delivery; with none left the answer is 43101. A keyword value that breaks
+its type's rule (`thing` over 20 characters, `phrase` not 1 to 5 Chinese
+characters...) is 47003, and nothing is delivered or spent.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -21,6 +29,46 @@ from urllib.parse import parse_qs, urlsplit
 
 APPID = "wx-fake-appid"
 SECRET = "fake-wx-secret-value"
+
+
+SUBSCRIBE_SEND = "/cgi-bin/message/subscribe/send"
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CLOCK = r"\d{1,2}:\d{2}"
+_DAY = r"(\d{4}年\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2})"
+#: WeChat's table of keyword rules (订阅消息参数值内容限制说明), as patterns of whole values.
+KEYWORD_RULES = {
+    "thing": re.compile(r"[^\x00-\x1f\x7f]{1,20}"),
+    "phrase": re.compile(f"[{_HAN}]{{1,5}}"),
+    "number": re.compile(r"(?=.{1,32}$)\d+(\.\d+)?"),
+    "letter": re.compile(r"[A-Za-z]{1,32}"),
+    "symbol": re.compile(r"[!-/:-@\[-`{-~]{1,5}"),
+    "character_string": re.compile(r"[!-~]{1,32}"),
+    "time": re.compile(f"({_DAY} )?{_CLOCK}(~({_DAY} )?{_CLOCK})?"),
+    "date": re.compile(f"{_DAY}( {_CLOCK})?(~{_DAY}( {_CLOCK})?)?"),
+    "amount": re.compile(r"[¥￥$€£]?\d{1,10}(\.\d+)?元?"),
+    "phone_number": re.compile(r"[0-9+\-()]{1,17}"),
+    "car_number": re.compile(f"(?=.{{1,8}}$)[{_HAN}]?[A-Z0-9]+[{_HAN}]?"),
+}
+
+
+def keyword_refusal(data: object) -> str | None:
+    """The keyword WeChat would name in 47003 (`data.thing2.value`), or None."""
+    if not isinstance(data, dict) or not data:
+        return "data"
+    for keyword, entry in data.items():
+        kind = re.sub(r"\d+$", "", str(keyword))
+        value = entry.get("value") if isinstance(entry, dict) else None
+        if kind == "name":
+            ok = isinstance(value, str) and (
+                re.fullmatch(f"[{_HAN}A-Za-z·. -]{{1,10}}", value) is not None
+                or re.fullmatch(r"[A-Za-z·. -]{1,20}", value) is not None
+            )
+        else:
+            rule = KEYWORD_RULES.get(kind)
+            ok = rule is not None and isinstance(value, str) and rule.fullmatch(value) is not None
+        if not ok:
+            return f"data.{keyword}.value"
+    return None
 
 
 @dataclass
@@ -54,6 +102,14 @@ class FakeWeChat:
         self.saw_access_token = 0
         self.issued_session_keys: list[str] = []
         self.sent_messages: list[dict[str, Any]] = []  # what cgi-bin/message/custom/send got
+        #: (openid, template id) -> deliveries the user allowed and WeChat has not made yet
+        self._subscriptions: Counter[tuple[str, str]] = Counter()
+        self.delivered: list[dict[str, Any]] = []  # subscribe messages delivered, in order
+        self._subscribe_errcodes: list[int] = []  # answers given instead (see `fail_subscribe`)
+        #: path -> the waits the next requests make before they are handled (see `stall`)
+        self._stalls: dict[str, list[float]] = {}
+        self._released: dict[str, threading.Event] = {}
+        self.stalling: Counter[str] = Counter()  # requests waiting in a stall now, per path
         #: path -> answers given instead of WeChat's, oldest first (see `interpose`)
         self._interposed: dict[str, list[tuple[int, str, bytes]]] = {}
         self._lock = threading.Lock()
@@ -96,6 +152,50 @@ class FakeWeChat:
             self._phones[code] = phone_number
         return code
 
+    def subscribe(self, openid: str, template_id: str, times: int = 1) -> None:
+        """The user tapped `accept` for `template_id` `times` times (wx.requestSubscribeMessage)."""
+        with self._lock:
+            self._subscriptions[(openid, template_id)] += times
+
+    def subscriptions_left(self, openid: str, template_id: str) -> int:
+        with self._lock:
+            return self._subscriptions[(openid, template_id)]
+
+    def fail_subscribe(self, *errcodes: int) -> None:
+        """The next subscribe/send requests are answered with these errcodes, one each
+        (-1 busy, 45009 limit...), before WeChat looks at them: nothing is delivered."""
+        with self._lock:
+            self._subscribe_errcodes.extend(errcodes)
+
+    def stall(self, path: str, seconds: float, times: int = 1) -> None:
+        """The next `times` requests to `path` wait `seconds` before WeChat handles them,
+        or until `release(path)`; `stalling[path]` counts the ones waiting."""
+        with self._lock:
+            self._stalls.setdefault(path, []).extend([seconds] * times)
+            self._released.setdefault(path, threading.Event()).clear()
+
+    def release(self, path: str) -> None:
+        with self._lock:
+            self._stalls.pop(path, None)
+            event = self._released.get(path)
+        if event is not None:
+            event.set()
+
+    def _wait_if_stalled(self, path: str) -> None:
+        with self._lock:
+            queued = self._stalls.get(path)
+            seconds = queued.pop(0) if queued else 0.0
+            event = self._released.get(path)
+            if seconds:
+                self.stalling[path] += 1
+        if not seconds or event is None:
+            return
+        try:
+            event.wait(seconds)
+        finally:
+            with self._lock:
+                self.stalling[path] -= 1
+
     def interpose(
         self,
         path: str,
@@ -125,8 +225,16 @@ class FakeWeChat:
             self.issued_session_keys.clear()
             self.sent_messages.clear()
             self._interposed.clear()
+            self._subscriptions.clear()
+            self.delivered.clear()
+            self._subscribe_errcodes.clear()
+            self._stalls.clear()
+            released = list(self._released.values())
+            self._released.clear()
             self.cloud_mode = False
             self.saw_access_token = 0
+        for event in released:  # requests still stalled from a test that ended
+            event.set()
 
     def revoke_tokens(self) -> None:
         with self._lock:
@@ -193,6 +301,28 @@ class FakeWeChat:
             if not body.get("touser") or body.get("msgtype") != "text":
                 return {"errcode": 40003, "errmsg": "invalid openid or msgtype"}
             self.sent_messages.append(body)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _subscribe_send(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if self._subscribe_errcodes:
+                return {"errcode": self._subscribe_errcodes.pop(0), "errmsg": "scripted error"}
+            if not self.cloud_mode:
+                expiry = self._tokens.get(query.get("access_token", ""))
+                if expiry is None or expiry < time.monotonic():
+                    return {"errcode": 40001, "errmsg": "invalid credential"}
+            openid, template_id = body.get("touser"), body.get("template_id")
+            if not isinstance(openid, str) or not openid:
+                return {"errcode": 40003, "errmsg": "invalid openid"}
+            if not isinstance(template_id, str) or not template_id:
+                return {"errcode": 40037, "errmsg": "invalid template_id"}
+            refusal = keyword_refusal(body.get("data"))
+            if refusal is not None:
+                return {"errcode": 47003, "errmsg": f"argument invalid! {refusal} invalid"}
+            if self._subscriptions[(openid, template_id)] <= 0:
+                return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
+            self._subscriptions[(openid, template_id)] -= 1
+            self.delivered.append(body)
         return {"errcode": 0, "errmsg": "ok"}
 
     def _phone_number(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
@@ -283,6 +413,7 @@ class FakeWeChat:
                     body = {}
                 if self._interposed(path):  # before the relay: WeChat never saw it
                     return
+                fake._wait_if_stalled(path)
                 refusal = fake._cloud_refusal(query) if fake.cloud_mode else None
                 if refusal is not None:
                     self._reply(refusal)
@@ -292,6 +423,8 @@ class FakeWeChat:
                     self._reply(fake._phone_number(query, body))
                 elif path == "/cgi-bin/message/custom/send":
                     self._reply(fake._custom_send(query, body))
+                elif path == SUBSCRIBE_SEND:
+                    self._reply(fake._subscribe_send(query, body))
                 else:
                     self.send_error(404)
 

@@ -75,6 +75,13 @@ OPERATIONS = [
     Operation(
         "patch", "/api/admin/users/{target}", {"status": 1, "role": 1}, [], ["status", "role"]
     ),
+    Operation(
+        "post",
+        "/api/user/subscriptions",
+        {"errMsg": "requestSubscribeMessage:ok", "tAbuseTemplate": "accept"},
+        ["tAbuseTemplate"],
+        [],
+    ),
 ]
 
 

@@ -136,6 +136,12 @@ REFUSALS = [
     ),
     ("WX_PUSH_TRUST_ALL", "always", "WX_PUSH_TRUST_ALL must be true or false, not 'always'"),
     ("WX_TRUST_CLOUD_HEADERS", "y", "WX_TRUST_CLOUD_HEADERS must be true or false, not 'y'"),
+    (
+        "WX_TEMPLATE_VERIFICATION_RESULT",
+        "订阅模板",
+        "WX_TEMPLATE_VERIFICATION_RESULT must be a template id from the console "
+        "(订阅消息: letters, digits, - and _, at most 64), not '订阅模板'",
+    ),
     ("LOGIN_LIMIT_PER_ADDRESS", "0", "LOGIN_LIMIT_PER_ADDRESS must be at least 1, not 0"),
     ("LOGIN_LIMIT_PER_OPENID", "ten", "LOGIN_LIMIT_PER_OPENID must be a whole number, not 'ten'"),
     ("LOGIN_LIMIT_WINDOW", "1m", "LOGIN_LIMIT_WINDOW must be a whole number, not '1m'"),
