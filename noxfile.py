@@ -66,6 +66,11 @@ PYTHONS: list[str] | None = FOUND or None  # None: the interpreter running nox
 CONTAINER_PYTHON: str | None = "3.12" if "3.12" in FOUND else (FOUND[-1] if FOUND else None)
 
 
+#: What `nox -s unit` runs: the service's unit tests, then the tests of the repository's own
+#: files (the lock, CI, deploy files, docs) and of the harness, in one pytest run.
+UNIT_FOLDERS = ["tests/unit", "tests/meta"]
+
+
 def _suite(folders: list[str], posargs: list[str]) -> list[str]:
     """pytest's arguments: the whole suite, unless the arguments name test files of their own."""
     names_tests = any(arg.startswith("tests/") for arg in posargs)
@@ -193,13 +198,15 @@ def _measures_coverage(session: nox.Session) -> bool:
 
 @nox.session(python=PYTHONS)
 def unit(session: nox.Session) -> None:
-    """Unit tests on SQLite; a whole run, where measured, must cover UNIT_GATE % of service/."""
+    """Unit tests on SQLite, and the repository's own (tests/meta), each tallied apart at the
+    end (tests/support/parts.py); a whole run, where measured, must cover UNIT_GATE % of service/.
+    """
     install(session)
     measured = _measures_coverage(session)
     session.run(
         "pytest",
         *_workers(session.posargs),
-        *_suite(["tests/unit"], session.posargs),
+        *_suite(UNIT_FOLDERS, session.posargs),
         *(_gate(session, UNIT_GATE) if measured else ["--no-cov"]),
         env={**PYTEST_ENV, "COVERAGE_FILE": ".coverage.unit"},
     )
@@ -212,7 +219,8 @@ def _docker_mode() -> bool:
 
 @nox.session(python=CONTAINER_PYTHON)
 def integration(session: nox.Session) -> None:
-    """tests/integration on a real MySQL, and the unit modules marked both_databases again on it.
+    """tests/integration on a real MySQL, and the modules of UNIT_FOLDERS marked both_databases
+    again on it.
 
     Where the MySQL comes from: tests/support/mysql.py.
     """
@@ -222,7 +230,7 @@ def integration(session: nox.Session) -> None:
         "--db=mysql",
         # The container tests build one image and run one compose project: one process.
         *_workers(session.posargs, most=1 if _docker_mode() else MOST_MYSQL_WORKERS),
-        *_suite(["tests/integration", "tests/unit"], session.posargs),
+        *_suite(["tests/integration", *UNIT_FOLDERS], session.posargs),
         *_gate(session, INTEGRATION_GATE),
         env={**PYTEST_ENV, "COVERAGE_FILE": ".coverage.integration"},
     )
@@ -251,7 +259,7 @@ def lowest(session: nox.Session) -> None:
     session.run(
         "pytest",
         *_workers(session.posargs),
-        *_suite(["tests/unit"], session.posargs),
+        *_suite(UNIT_FOLDERS, session.posargs),
         "--no-cov",
         env=PYTEST_ENV,
     )

@@ -36,6 +36,8 @@ from tests.support.mysql import (
 from tests.support.reporting import say, summary_lines, take_from_worker
 from tests.support.wechat_credentials import missing_real_credentials
 
+pytest_plugins = ["tests.support.parts"]  # a tally per test folder (unit, meta) at the end
+
 #: Hypothesis: 40 examples per property in everyday runs; HYPOTHESIS_PROFILE=thorough for 1,000.
 settings.register_profile("everyday", max_examples=40)
 settings.register_profile("thorough", max_examples=1000)

@@ -291,3 +291,16 @@ def test_the_coverage_session_reports_the_same_figure_every_time(
     assert figures == ["100%", "100%"]
     assert (tmp_path / ".coverage.unit").is_file()
     assert (tmp_path / ".coverage.integration").is_file()
+
+
+def test_plain_pytest_and_the_unit_session_run_the_same_folders() -> None:
+    """tests/meta (the repository's files and the harness) runs beside tests/unit wherever the
+    unit suite runs: `nox -s unit`, `nox -s lowest`, and plain `pytest`."""
+    import tomllib
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text("utf-8"))
+    module = noxfile_module()
+    assert module.UNIT_FOLDERS == ["tests/unit", "tests/meta"]
+    assert project["tool"]["pytest"]["ini_options"]["testpaths"] == module.UNIT_FOLDERS
+    folders = {p.parent.name for p in (PROJECT_ROOT / "tests").glob("*/test_*.py")}
+    assert folders == {"unit", "meta", "integration", "manual"}
