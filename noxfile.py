@@ -83,9 +83,49 @@ INTEGRATION_GATE = 80
 COMBINED_GATE = 95
 
 
+#: pytest's long options that leave tests out (besides -k and -m): a run with one is a part.
+SELECTING = {"--deselect", "--ignore", "--ignore-glob", "--lf", "--last-failed", "--sw"}
+SELECTING |= {"--stepwise", "--co", "--collect-only"}
+#: Long options (pytest's and its plugins') whose value is the next argument, not a test path.
+VALUED = {"--numprocesses", "--dist", "--override-ini", "--tb", "--maxfail", "--durations"}
+VALUED |= {"--randomly-seed", "--hypothesis-seed", "--hypothesis-profile", "--db", "--cov"}
+VALUED |= {"--cov-report", "--basetemp", "--rootdir", "--confcutdir", "--log-level", "--color"}
+VALUED |= {"--junit-xml", "--junitxml", "--capture", "--pythonwarnings", "--config-file"}
+#: Short options that take a value, as argparse reads them, also inside a cluster (`-xk x`).
+SHORT_VALUED = "kmnpcoWr"
+
+
+def partial_run(args: list[str]) -> bool:
+    """Whether pytest's arguments choose some tests rather than all: `-k`, `-m`, a path or a
+    node id. `-x`, `-v`, `-n 0`, `--randomly-seed=N`, `-p no:randomly` change how the whole
+    suite runs, not which of it; any other bare word is taken for a path.
+    """
+    words = iter(args)
+    for arg in words:
+        if arg == "--":
+            return any(True for _ in words)
+        if not arg.startswith("-"):
+            return True  # a path or node id
+        name = arg.split("=", 1)[0]
+        if arg.startswith("--"):
+            if name in SELECTING:
+                return True
+            if name in VALUED and "=" not in arg:
+                next(words, None)
+            continue
+        for place, letter in enumerate(arg[1:], start=1):  # -x, -vv, -xk expr, -kexpr
+            if letter in "km":
+                return True
+            if letter in SHORT_VALUED:
+                if place == len(arg) - 1:
+                    next(words, None)
+                break
+    return False
+
+
 def _gate(session: nox.Session, percent: int) -> list[str]:
-    """The coverage gate, for a run of the whole suite only: `-- -k counter` measures a part."""
-    return [] if session.posargs else [f"--cov-fail-under={percent}"]
+    """The coverage gate, unless the run is of a part (`-- -k counter`); `-- -x` keeps it."""
+    return [] if partial_run(session.posargs) else [f"--cov-fail-under={percent}"]
 
 
 #: What a session's installed packages follow from: the lock, and the project's metadata.
