@@ -50,6 +50,7 @@ def summary(stats: Mapping[str, Sequence[object]]) -> list[str]:
     return lines
 
 
+@pytest.hookimpl(trylast=True)  # after the coverage report, just above pytest's own last line
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in summary(terminalreporter.stats):
         terminalreporter.write_line(line)
