@@ -66,6 +66,11 @@ PYTHONS: list[str] | None = FOUND or None  # None: the interpreter running nox
 CONTAINER_PYTHON: str | None = "3.12" if "3.12" in FOUND else (FOUND[-1] if FOUND else None)
 
 
+#: What `nox -s unit` runs: the service's unit tests, then the tests of the repository's own
+#: files (the lock, CI, deploy files, docs) and of the harness, in one pytest run.
+UNIT_FOLDERS = ["tests/unit", "tests/meta"]
+
+
 def _suite(folders: list[str], posargs: list[str]) -> list[str]:
     """pytest's arguments: the whole suite, unless the arguments name test files of their own."""
     names_tests = any(arg.startswith("tests/") for arg in posargs)
@@ -78,9 +83,49 @@ INTEGRATION_GATE = 80
 COMBINED_GATE = 95
 
 
+#: pytest's long options that leave tests out (besides -k and -m): a run with one is a part.
+SELECTING = {"--deselect", "--ignore", "--ignore-glob", "--lf", "--last-failed", "--sw"}
+SELECTING |= {"--stepwise", "--co", "--collect-only"}
+#: Long options (pytest's and its plugins') whose value is the next argument, not a test path.
+VALUED = {"--numprocesses", "--dist", "--override-ini", "--tb", "--maxfail", "--durations"}
+VALUED |= {"--randomly-seed", "--hypothesis-seed", "--hypothesis-profile", "--db", "--cov"}
+VALUED |= {"--cov-report", "--basetemp", "--rootdir", "--confcutdir", "--log-level", "--color"}
+VALUED |= {"--junit-xml", "--junitxml", "--capture", "--pythonwarnings", "--config-file"}
+#: Short options that take a value, as argparse reads them, also inside a cluster (`-xk x`).
+SHORT_VALUED = "kmnpcoWr"
+
+
+def partial_run(args: list[str]) -> bool:
+    """Whether pytest's arguments choose some tests rather than all: `-k`, `-m`, a path or a
+    node id. `-x`, `-v`, `-n 0`, `--randomly-seed=N`, `-p no:randomly` change how the whole
+    suite runs, not which of it; any other bare word is taken for a path.
+    """
+    words = iter(args)
+    for arg in words:
+        if arg == "--":
+            return any(True for _ in words)
+        if not arg.startswith("-"):
+            return True  # a path or node id
+        name = arg.split("=", 1)[0]
+        if arg.startswith("--"):
+            if name in SELECTING:
+                return True
+            if name in VALUED and "=" not in arg:
+                next(words, None)
+            continue
+        for place, letter in enumerate(arg[1:], start=1):  # -x, -vv, -xk expr, -kexpr
+            if letter in "km":
+                return True
+            if letter in SHORT_VALUED:
+                if place == len(arg) - 1:
+                    next(words, None)
+                break
+    return False
+
+
 def _gate(session: nox.Session, percent: int) -> list[str]:
-    """The coverage gate, for a run of the whole suite only: `-- -k counter` measures a part."""
-    return [] if session.posargs else [f"--cov-fail-under={percent}"]
+    """The coverage gate, unless the run is of a part (`-- -k counter`); `-- -x` keeps it."""
+    return [] if partial_run(session.posargs) else [f"--cov-fail-under={percent}"]
 
 
 #: What a session's installed packages follow from: the lock, and the project's metadata.
@@ -193,13 +238,15 @@ def _measures_coverage(session: nox.Session) -> bool:
 
 @nox.session(python=PYTHONS)
 def unit(session: nox.Session) -> None:
-    """Unit tests on SQLite; a whole run, where measured, must cover UNIT_GATE % of service/."""
+    """Unit tests on SQLite, and the repository's own (tests/meta), each tallied apart at the
+    end (tests/support/parts.py); a whole run, where measured, must cover UNIT_GATE % of service/.
+    """
     install(session)
     measured = _measures_coverage(session)
     session.run(
         "pytest",
         *_workers(session.posargs),
-        *_suite(["tests/unit"], session.posargs),
+        *_suite(UNIT_FOLDERS, session.posargs),
         *(_gate(session, UNIT_GATE) if measured else ["--no-cov"]),
         env={**PYTEST_ENV, "COVERAGE_FILE": ".coverage.unit"},
     )
@@ -212,7 +259,8 @@ def _docker_mode() -> bool:
 
 @nox.session(python=CONTAINER_PYTHON)
 def integration(session: nox.Session) -> None:
-    """tests/integration on a real MySQL, and the unit modules marked both_databases again on it.
+    """tests/integration on a real MySQL, and the modules of UNIT_FOLDERS marked both_databases
+    again on it.
 
     Where the MySQL comes from: tests/support/mysql.py.
     """
@@ -222,7 +270,7 @@ def integration(session: nox.Session) -> None:
         "--db=mysql",
         # The container tests build one image and run one compose project: one process.
         *_workers(session.posargs, most=1 if _docker_mode() else MOST_MYSQL_WORKERS),
-        *_suite(["tests/integration", "tests/unit"], session.posargs),
+        *_suite(["tests/integration", *UNIT_FOLDERS], session.posargs),
         *_gate(session, INTEGRATION_GATE),
         env={**PYTEST_ENV, "COVERAGE_FILE": ".coverage.integration"},
     )
@@ -251,7 +299,7 @@ def lowest(session: nox.Session) -> None:
     session.run(
         "pytest",
         *_workers(session.posargs),
-        *_suite(["tests/unit"], session.posargs),
+        *_suite(UNIT_FOLDERS, session.posargs),
         "--no-cov",
         env=PYTEST_ENV,
     )

@@ -31,10 +31,13 @@ from tests.support.mysql import (
     NoMySQLAvailable,
     Provider,
     Snapshot,
+    check_provider,
     choose_provider,
 )
 from tests.support.reporting import say, summary_lines, take_from_worker
 from tests.support.wechat_credentials import missing_real_credentials
+
+pytest_plugins = ["tests.support.parts"]  # a tally per test folder (unit, meta) at the end
 
 #: Hypothesis: 40 examples per property in everyday runs; HYPOTHESIS_PROFILE=thorough for 1,000.
 settings.register_profile("everyday", max_examples=40)
@@ -71,15 +74,15 @@ def on_both(config: pytest.Config) -> bool:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """A run that needs MySQL and can have none stops here, with one line saying why.
 
-    Only choosing is done here (nothing is started); each process then starts
-    its server when a test first needs one. Done once, before pytest-xdist's
-    workers exist, so that their many failures do not bury the reason.
+    The provider is chosen and tried once (tests/support/mysql.py: check_provider);
+    each process then starts its server when a test first needs one. Done once,
+    before pytest-xdist's workers exist, so that their many failures do not bury the reason.
     """
     config = session.config
     if hasattr(config, "workerinput") or not (on_mysql(config) or on_both(config)):
         return
     try:
-        choose_provider(os.environ)
+        check_provider(os.environ)
     except NoMySQLAvailable as error:
         pytest.exit(f"mysql: {error}", returncode=1)
 

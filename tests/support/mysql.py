@@ -11,11 +11,16 @@
 one provider, failing with a clear message where it cannot be had, so CI can
 run each on purpose.
 
+A provider that cannot start says so in one line, `NoMySQLAvailable`, with what
+to do instead (`what_to_do`); `check_provider` tries it once in the run's first
+process, before pytest-xdist starts workers that would each fail every test.
+
 Whichever it is, the suite only ever works in databases it creates itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import logging
 import os
@@ -50,7 +55,36 @@ MEMORY_NEEDED = 1 << 30
 
 
 class NoMySQLAvailable(RuntimeError):
-    pass
+    """No server for the run: the message is one line, saying why and what to do instead."""
+
+
+#: What to do when a provider cannot start, by `Provider.name`: another way to a server.
+WHAT_TO_DO = {
+    "external": "correct MYSQL_ADDRESS (or MYSQL_USERNAME / MYSQL_PASSWORD), "
+    "or set MYSQL_PROVIDER=local or MYSQL_PROVIDER=testcontainers",
+    "testcontainers": "set TESTCONTAINERS_RYUK_DISABLED=true if the reaper's image cannot be "
+    "pulled, set MYSQL_PROVIDER=local, or name a running server with MYSQL_ADDRESS",
+    "testcontainers without its reaper": "set MYSQL_IMAGE to an image this engine has or can "
+    "pull, set MYSQL_PROVIDER=local, or name a running server with MYSQL_ADDRESS",
+    "local-binary": "set MYSQL_PROVIDER=testcontainers, "
+    "or name a running server with MYSQL_ADDRESS",
+}
+
+
+def what_to_do(case: str) -> str:
+    return f"to go on: {WHAT_TO_DO[case]}"
+
+
+def one_line(text: object, limit: int = 400) -> str:
+    """An error's text on one line (a tool's output, a server's message), cut at `limit`."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def cannot_start(provider: str, what: str, error: object, case: str = "") -> NoMySQLAvailable:
+    """`provider: what: error; to go on: ...`, the remedy that of `case` (default: `provider`)."""
+    said = f"{provider}: {what}: {one_line(error)}; {what_to_do(case or provider)}"
+    return NoMySQLAvailable(said)
 
 
 @dataclass
@@ -161,6 +195,9 @@ class Provider(Protocol):
 
     def stop(self) -> None: ...
 
+    def check(self) -> None:
+        """Raise NoMySQLAvailable, as `start` would, where the provider cannot start."""
+
 
 def wait_until_accepting(server: MySQLServer, timeout: float, alive: Callable[[], bool]) -> None:
     """Until a real login and query succeed: an open port alone is not a ready server."""
@@ -187,16 +224,28 @@ class ExternalServer:
         host, _, port = address.rpartition(":")
         if not host:
             host, port = address, "3306"
+        if not port.isdigit():
+            raise NoMySQLAvailable(
+                f"MYSQL_ADDRESS must be host or host:port, not {address!r}; {what_to_do(self.name)}"
+            )
         self.server = MySQLServer(
             host, int(port), user, password, self.name, f"MYSQL_ADDRESS={host}:{port}"
         )
 
     def start(self) -> MySQLServer:
-        wait_until_accepting(self.server, 15, alive=lambda: True)
+        """The server is somebody else's and up, or not: asked once, not waited for."""
+        try:
+            self.server.execute("SELECT 1")
+        except pymysql.MySQLError as error:
+            where = f"{self.server.host}:{self.server.port}"
+            raise cannot_start(self.name, f"{where} refused {self.server.user}", error) from error
         return self.server
 
     def stop(self) -> None:
         pass
+
+    def check(self) -> None:
+        self.start()
 
 
 class ContainerServer:
@@ -218,22 +267,53 @@ class ContainerServer:
             # The data directory in memory, as for the local provider: each test's
             # tables are created and dropped there rather than on the container's disk.
             container.with_tmpfs_mount(CONTAINER_DATA_DIRECTORY)
-        self._container = container.start()
-        server = MySQLServer(
-            container.get_container_host_ip(),
-            int(container.get_exposed_port(3306)),
-            "root",
-            "it-root",
-            self.name,
-            f"image {self.image}",
-        )
-        wait_until_accepting(server, READY_TIMEOUT, alive=lambda: True)
+        try:
+            self._container = container.start()
+            server = MySQLServer(
+                container.get_container_host_ip(),
+                int(container.get_exposed_port(3306)),
+                "root",
+                "it-root",
+                self.name,
+                f"image {self.image}",
+            )
+            wait_until_accepting(server, READY_TIMEOUT, alive=lambda: True)
+        except Exception as error:
+            # Docker's and testcontainers' errors alike (a pull refused, a reaper that
+            # never started, a daemon that went away): the one line, not their traceback.
+            with contextlib.suppress(Exception):
+                container.stop()
+            self._container = None
+            raise self._cannot_start(error) from error
         return server
 
     def stop(self) -> None:
         if self._container is not None:
             self._container.stop()
             self._container = None
+
+    def _cannot_start(self, error: Exception) -> NoMySQLAvailable:
+        from testcontainers.core.config import testcontainers_config
+
+        reaper = not testcontainers_config.ryuk_disabled
+        case = self.name if reaper else "testcontainers without its reaper"
+        what = f"could not start {self.image}" + (" (its reaper first)" if reaper else "")
+        return cannot_start(self.name, what, error, case)
+
+    def check(self) -> None:
+        """What `start` needs from Docker, without a MySQL server's start-up: the reaper
+        (unless TESTCONTAINERS_RYUK_DISABLED=true) and the image, run as a container that
+        exits at once, then removed. The image's pull is one the workers would make anyway."""
+        from testcontainers.core.container import DockerContainer
+
+        probe = DockerContainer(self.image).with_command("true")
+        try:
+            probe.start()
+        except Exception as error:
+            raise self._cannot_start(error) from error
+        finally:
+            with contextlib.suppress(Exception):
+                probe.stop()
 
 
 class LocalBinaryServer:
@@ -259,7 +339,7 @@ class LocalBinaryServer:
         if self._is_mariadb():
             installer = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
             if installer is None:
-                raise NoMySQLAvailable("local-binary: mariadb-install-db not found")
+                raise NoMySQLAvailable("mariadb-install-db not found")
             command = [
                 installer,
                 "--no-defaults",
@@ -280,9 +360,8 @@ class LocalBinaryServer:
             ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
         if done.returncode != 0:
-            raise NoMySQLAvailable(
-                f"local-binary: initialising the data directory failed:\n{done.stdout}{done.stderr}"
-            )
+            output = (done.stdout + done.stderr).strip() or f"exit status {done.returncode}"
+            raise NoMySQLAvailable(f"initialising the data directory failed: {output[-1000:]}")
 
     def start(self) -> MySQLServer:
         # In memory unless durable: on disk, every test's DROP/CREATE of tables makes
@@ -307,10 +386,30 @@ class LocalBinaryServer:
                 f"{Path(self.binary).name} in {self._dir}",
             )
             wait_until_accepting(server, READY_TIMEOUT, alive=self.running)
+        except (NoMySQLAvailable, OSError, subprocess.SubprocessError) as error:
+            said = self._last_error_line()
+            self.stop()
+            reason = f"{error}: {said}" if said else error
+            raise cannot_start(self.name, f"{self.binary} did not start", reason) from error
         except BaseException:
             self.stop()
             raise
         return server
+
+    def _last_error_line(self) -> str | None:
+        """The last [ERROR] line of the server's log, which says why it stopped, if any."""
+        log_file = self._dir / "error.log" if self._dir is not None else None
+        if log_file is None or not log_file.is_file():
+            return None
+        errors = [
+            line for line in log_file.read_text(errors="replace").splitlines() if "[ERROR]" in line
+        ]
+        return errors[-1] if errors else None
+
+    def check(self) -> None:
+        """A start and a stop: a second or so, once, in the run's first process."""
+        self.start()
+        self.stop()
 
     @property
     def directory(self) -> Path | None:
@@ -462,7 +561,10 @@ def _forced(
     if wanted == "address":
         address = env.get("MYSQL_ADDRESS", "").strip()
         if not address:
-            raise NoMySQLAvailable("MYSQL_PROVIDER=address but MYSQL_ADDRESS is not set")
+            raise NoMySQLAvailable(
+                "MYSQL_PROVIDER=address but MYSQL_ADDRESS is not set; to go on: set "
+                "MYSQL_ADDRESS=host:port, or MYSQL_PROVIDER=local or MYSQL_PROVIDER=testcontainers"
+            )
         return ExternalServer(
             address, env.get("MYSQL_USERNAME") or "root", env.get("MYSQL_PASSWORD", "")
         )
@@ -470,12 +572,17 @@ def _forced(
         if not docker(env):
             raise NoMySQLAvailable(
                 "MYSQL_PROVIDER=testcontainers but no Docker engine answered at "
-                f"{env.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}"
+                f"{env.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}; to go on: start "
+                "Docker, set MYSQL_PROVIDER=local, or name a running server with MYSQL_ADDRESS"
             )
         return ContainerServer(env.get("MYSQL_IMAGE") or DEFAULT_IMAGE)
     found = binary()
     if not found:
-        raise NoMySQLAvailable("MYSQL_PROVIDER=local but neither mariadbd nor mysqld is installed")
+        raise NoMySQLAvailable(
+            "MYSQL_PROVIDER=local but neither mariadbd nor mysqld is installed; to go on: "
+            "install one, set MYSQL_PROVIDER=testcontainers, or name a running server with "
+            "MYSQL_ADDRESS"
+        )
     return LocalBinaryServer(found)
 
 
@@ -506,3 +613,15 @@ def choose_provider(
         f"answered at {env.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}, and neither "
         "mariadbd nor mysqld is installed (install one, start Docker, or set MYSQL_ADDRESS)"
     )
+
+
+def check_provider(env: Mapping[str, str]) -> Provider:
+    """The provider `choose_provider` picks, once shown able to start (`Provider.check`).
+
+    For the run's first process: pytest-xdist's workers each start a server of
+    their own, and one that cannot fails every test it runs, each with the same
+    error; tried once before they exist, the run stops with one line instead.
+    """
+    provider = choose_provider(env)
+    provider.check()
+    return provider

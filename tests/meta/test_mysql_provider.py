@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -13,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import with_mysql
+from tests.support.fake_docker import FakeDocker
+from tests.support.live_server import PROJECT_ROOT
 from tests.support.mysql import (
     ContainerServer,
     ExternalServer,
@@ -24,6 +29,8 @@ from tests.support.mysql import (
     find_server_binary,
     memory_directory,
 )
+from tests.support.net import free_port
+from tests.support.tools import untraced
 
 
 def docker_up(env: Mapping[str, str]) -> bool:
@@ -259,3 +266,127 @@ def test_with_mysql_without_a_server_says_why_and_runs_nothing(
     out, err = capfd.readouterr()
     assert "ran" not in out
     assert "with_mysql: no MySQL for the integration suite" in err
+
+
+def test_an_address_nobody_listens_on_is_refused_at_once_in_one_line() -> None:
+    """A server somebody else runs is up or not: asked once, the answer names the way out."""
+    provider = ExternalServer(f"127.0.0.1:{free_port()}", "root", "")
+    with pytest.raises(NoMySQLAvailable) as caught:
+        provider.check()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("external: 127.0.0.1:")
+    assert "Connection refused" in message
+    assert "MYSQL_ADDRESS" in message
+    assert "MYSQL_PROVIDER=local" in message
+
+
+def test_an_address_that_is_no_address_says_so() -> None:
+    with pytest.raises(NoMySQLAvailable, match="MYSQL_ADDRESS must be host or host:port"):
+        choose_provider({"MYSQL_ADDRESS": "db:mysql"})
+
+
+def bogus_server(directory: Path, *, executable: bool) -> str:
+    """A `mariadbd` that is not one: it fails, saying so, or cannot be run at all."""
+    binary = directory / "mariadbd"
+    binary.write_text("#!/bin/sh\necho 'mariadbd: a stand-in that fails' >&2\nexit 1\n")
+    if executable:
+        binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
+    return str(binary)
+
+
+@pytest.mark.parametrize(
+    ("executable", "said"),
+    [(True, "a stand-in that fails"), (False, "Permission denied")],
+    ids=["fails", "not-executable"],
+)
+def test_a_local_server_that_cannot_start_is_one_line_naming_the_way_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, executable: bool, said: str
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    provider = LocalBinaryServer(bogus_server(bin_dir, executable=executable), durable=True)
+    with pytest.raises(NoMySQLAvailable) as caught:
+        provider.check()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"local-binary: {bin_dir / 'mariadbd'} did not start: ")
+    assert said in message
+    assert "MYSQL_PROVIDER=testcontainers" in message
+    assert "MYSQL_ADDRESS" in message
+    assert [p.name for p in tmp_path.iterdir()] == ["bin"]  # its directory is gone
+
+
+#: What every run below leaves out of the environment: it names its provider itself.
+PROVIDER_VARIABLES = ("MYSQL_PROVIDER", "MYSQL_ADDRESS", "MYSQL_IMAGE", "DOCKER_HOST")
+
+
+def run_needing_mysql(env: dict[str, str]) -> tuple[int, list[str]]:
+    """`--db=mysql` on two xdist workers, as `nox -s integration` runs: exit status, lines."""
+    base = untraced()
+    for name in PROVIDER_VARIABLES:
+        base.pop(name, None)
+    base = {k: v for k, v in base.items() if not k.startswith("TESTCONTAINERS_")}
+    command = [sys.executable, "-m", "pytest", "--db=mysql", "-n", "2", "-p", "no:randomly"]
+    command += ["-p", "no:cacheprovider", "--no-cov", "tests/integration/test_schema.py"]
+    done = subprocess.run(
+        command,
+        cwd=PROJECT_ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,  # a bound on a hang, not a measure of speed
+        check=False,
+    )
+    return done.returncode, (done.stdout + done.stderr).strip().splitlines()
+
+
+def assert_one_reason(status: int, lines: list[str], *remedies: str) -> str:
+    """The run ended before any worker started, saying one thing: why, and what to do."""
+    output = "\n".join(lines)
+    assert status == 1, output
+    # pytest says it twice, on stderr and in its closing banner, and nothing else.
+    (said,) = [line for line in lines if line.startswith("Exit: mysql: ")]
+    reason = said.removeprefix("Exit: ")
+    assert len(lines) == 2, output
+    assert all(reason in line for line in lines), output
+    assert "bringing up nodes" not in output, output  # pytest-xdist's, as it starts workers
+    for remedy in remedies:
+        assert remedy in reason, reason
+    return reason
+
+
+@pytest.mark.parametrize("reaper", [True, False], ids=["reaper", "no-reaper"])
+def test_a_docker_engine_that_cannot_pull_stops_the_run_with_one_line(reaper: bool) -> None:
+    """The engine answers, so testcontainers is chosen, but it can pull no image."""
+    env = {"MYSQL_PROVIDER": "testcontainers"}
+    if not reaper:
+        env["TESTCONTAINERS_RYUK_DISABLED"] = "true"
+    with FakeDocker() as engine:
+        status, lines = run_needing_mysql({**env, "DOCKER_HOST": engine.host})
+    if reaper:
+        reason = assert_one_reason(status, lines, "TESTCONTAINERS_RYUK_DISABLED=true")
+        (pulled,) = engine.pulls()  # once, by the first process: no worker tried
+        assert pulled.startswith("testcontainers/ryuk:")
+    else:
+        reason = assert_one_reason(status, lines, "MYSQL_IMAGE")
+        assert engine.pulls() == ["mysql:8.4"]
+        assert "TESTCONTAINERS_RYUK_DISABLED" not in reason
+    assert "MYSQL_PROVIDER=local" in reason
+    assert "MYSQL_ADDRESS" in reason
+    assert "no such host" in reason
+
+
+def test_an_address_nobody_listens_on_stops_the_run_with_one_line() -> None:
+    env = {"MYSQL_PROVIDER": "address", "MYSQL_ADDRESS": f"127.0.0.1:{free_port()}"}
+    status, lines = run_needing_mysql(env)
+    assert_one_reason(status, lines, "MYSQL_ADDRESS", "MYSQL_PROVIDER=local", "refused")
+
+
+def test_a_local_server_that_cannot_start_stops_the_run_with_one_line(tmp_path: Path) -> None:
+    bogus_server(tmp_path, executable=True)
+    env = {"MYSQL_PROVIDER": "local", "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    status, lines = run_needing_mysql(env)
+    reason = assert_one_reason(status, lines, "MYSQL_PROVIDER=testcontainers", "MYSQL_ADDRESS")
+    assert "a stand-in that fails" in reason

@@ -291,3 +291,103 @@ def test_the_coverage_session_reports_the_same_figure_every_time(
     assert figures == ["100%", "100%"]
     assert (tmp_path / ".coverage.unit").is_file()
     assert (tmp_path / ".coverage.integration").is_file()
+
+
+def test_plain_pytest_and_the_unit_session_run_the_same_folders() -> None:
+    """tests/meta (the repository's files and the harness) runs beside tests/unit wherever the
+    unit suite runs: `nox -s unit`, `nox -s lowest`, and plain `pytest`."""
+    import tomllib
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text("utf-8"))
+    module = noxfile_module()
+    assert module.UNIT_FOLDERS == ["tests/unit", "tests/meta"]
+    assert project["tool"]["pytest"]["ini_options"]["testpaths"] == module.UNIT_FOLDERS
+    folders = {p.parent.name for p in (PROJECT_ROOT / "tests").glob("*/test_*.py")}
+    assert folders == {"unit", "meta", "integration", "manual"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["-x"],
+        ["-v"],
+        ["-vv", "-x", "-s"],
+        ["--randomly-seed=12345"],
+        ["--randomly-seed", "12345"],
+        ["-p", "no:randomly"],
+        ["-pno:randomly", "-x"],
+        ["-n", "0"],
+        ["-n0", "--dist", "load"],
+        ["--maxfail", "2", "--tb", "short", "-rA"],
+        ["-W", "error::DeprecationWarning", "-o", "xfail_strict=false"],
+        ["--hypothesis-seed", "7", "--durations", "10"],
+    ],
+    ids=" ".join,
+)
+def test_arguments_that_change_how_the_whole_suite_runs_keep_the_gate(args: list[str]) -> None:
+    assert noxfile_module().partial_run(args) is False
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-k", "counter"],
+        ["-kcounter"],
+        ["-xk", "counter"],
+        ["-m", "not both_databases"],
+        ["tests/unit/test_counter_api.py"],
+        ["tests/unit/test_counter_api.py::test_inc_then_count"],
+        ["-x", "tests/unit"],
+        ["-n", "0", "tests/unit/test_users.py", "-v"],
+        ["-p", "no:randomly", "test_users.py"],
+        ["--deselect", "tests/unit/test_users.py::test_x"],
+        ["--ignore=tests/unit/test_users.py"],
+        ["--lf"],
+        ["--co"],
+        ["--", "-x"],
+    ],
+    ids=" ".join,
+)
+def test_arguments_that_choose_tests_drop_the_gate(args: list[str]) -> None:
+    assert noxfile_module().partial_run(args) is True
+
+
+class RecordingSession:
+    """Stands in for nox's session: records the commands a session function would run."""
+
+    def __init__(self, python: str | None, posargs: list[str]) -> None:
+        self.python = python
+        self.posargs = posargs
+        self.virtualenv = types.SimpleNamespace(location=None)  # no install stamp
+        self.commands: list[list[str]] = []
+
+    def install(self, *args: str, **kwargs: Any) -> None:
+        """Nothing to install: only the commands are looked at."""
+
+    def log(self, message: str) -> None:
+        """Nothing to say."""
+
+    def run(self, *args: str, **kwargs: Any) -> None:
+        self.commands.append(list(args))
+
+
+@pytest.mark.parametrize(
+    ("posargs", "gated"),
+    [([], True), (["-x"], True), (["-x", "-p", "no:randomly"], True), (["-k", "counter"], False)],
+    ids=str,
+)
+@pytest.mark.parametrize(
+    ("name", "gate"), [("unit", "UNIT_GATE"), ("integration", "INTEGRATION_GATE")]
+)
+def test_the_sessions_hold_a_whole_run_to_the_coverage_gate(
+    name: str, gate: str, posargs: list[str], gated: bool
+) -> None:
+    """`nox -s unit -- -x` is still a whole run and must reach the gate; `-- -k counter` is not."""
+    module = noxfile_module()
+    measured = module.PYTHONS[0] if module.PYTHONS else None  # where unit measures coverage
+    session = RecordingSession(measured, posargs)
+    getattr(module, name).func(session)
+    (command,) = [c for c in session.commands if c[0] == "pytest"]
+    assert (f"--cov-fail-under={getattr(module, gate)}" in command) is gated
+    assert all(arg in command for arg in posargs)
