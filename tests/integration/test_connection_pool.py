@@ -18,14 +18,21 @@ from tests.support.mysql import MySQLServer
 
 
 @pytest.fixture
-def pool(mysql_server: MySQLServer, run_database: str) -> Iterator[ConnectionPool]:
+def scratch(mysql_server: MySQLServer) -> Iterator[str]:
+    """A database of the test's own on the server."""
+    with mysql_server.scratch_database() as name:
+        yield name
+
+
+@pytest.fixture
+def pool(mysql_server: MySQLServer, scratch: str) -> Iterator[ConnectionPool]:
     target = Target(
         "mysql",
         mysql_server.host,
         mysql_server.port,
         mysql_server.user,
         mysql_server.password,
-        run_database,
+        scratch,
     )
     database = open_database(target, Config(mysql_pool_size=2, mysql_connect_timeout=1))
     assert isinstance(database, ConnectionPool)
@@ -92,9 +99,9 @@ def test_returning_a_connection_costs_no_rollback_when_none_is_open(
 
 
 def test_an_open_transaction_is_rolled_back_on_return(
-    pool: ConnectionPool, mysql_server: MySQLServer, run_database: str
+    pool: ConnectionPool, mysql_server: MySQLServer, scratch: str
 ) -> None:
-    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{run_database}`.pool_probe (n INT)")
+    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{scratch}`.pool_probe (n INT)")
     pool.connect()
     pool.execute_sql("BEGIN")
     pool.execute_sql("INSERT INTO pool_probe (n) VALUES (1)")
@@ -148,7 +155,7 @@ def test_a_connection_that_dies_after_checkout_is_replaced_for_a_read(
 
 
 def test_a_write_whose_connection_died_mid_statement_is_not_retried(
-    pool: ConnectionPool, mysql_server: MySQLServer, run_database: str
+    pool: ConnectionPool, mysql_server: MySQLServer, scratch: str
 ) -> None:
     """A write that reached the server may have been applied, so it is never sent again.
 
@@ -156,7 +163,7 @@ def test_a_write_whose_connection_died_mid_statement_is_not_retried(
     its connection is killed while the server runs it. Sent again on a new
     connection it would succeed; instead the caller gets the error.
     """
-    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{run_database}`.t (n INT)")
+    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{scratch}`.t (n INT)")
     pool.connect()
     connection_id(pool)
     pool.close()
@@ -181,7 +188,7 @@ def test_a_write_whose_connection_died_mid_statement_is_not_retried(
     killer.join(10)
     pool.close()
     # The killed statement was rolled back; a retry would have inserted a row.
-    assert mysql_server.execute(f"SELECT COUNT(*) FROM `{run_database}`.t")[0][0] == 0
+    assert mysql_server.execute(f"SELECT COUNT(*) FROM `{scratch}`.t")[0][0] == 0
 
 
 def test_only_the_first_statement_of_a_checkout_is_retried(

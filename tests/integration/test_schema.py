@@ -12,6 +12,7 @@ from flask.testing import FlaskCliRunner
 from service import db, migrations, schema
 from service.models import EXACT, MODELS, User
 from tests.support.apps import AppFactory
+from tests.support.databases import MySQLDatabase
 from tests.support.live_server import PROJECT_ROOT
 from tests.support.mysql import MySQLServer
 from tests.support.rows import snapshot
@@ -96,11 +97,13 @@ def test_identifier_columns_are_exact_and_human_text_keeps_its_tables_collation(
     ],
 )
 def test_a_fresh_database_gets_exact_identifiers_whatever_its_default(
-    make_app: AppFactory, mysql_server: MySQLServer, run_database: str, default: str
+    make_app: AppFactory, mysql_server: MySQLServer, database: MySQLDatabase, default: str
 ) -> None:
     if not mysql_server.execute("SHOW COLLATION WHERE Collation = %s", default):
         pytest.skip(f"this server has no collation {default}")
-    mysql_server.execute(f"ALTER DATABASE `{run_database}` CHARACTER SET utf8mb4 COLLATE {default}")
+    mysql_server.execute(
+        f"ALTER DATABASE `{database.name}` CHARACTER SET utf8mb4 COLLATE {default}"
+    )
     make_app(migrated=False)
     migrations.upgrade()
     assert set(table_collations().values()) == {default}

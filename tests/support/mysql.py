@@ -127,14 +127,18 @@ class MySQLServer:
                 cursor.executemany(f"INSERT INTO `{table}` VALUES ({marks})", rows)
             cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
 
-    def replace(self, database: str, snapshot: Snapshot) -> None:
-        """`database`'s tables dropped, then `snapshot` rebuilt in it."""
+    def drop_tables(self, database: str) -> None:
+        """Every table of `database` dropped; the database and its defaults stay."""
         with closing(self.connect(database=database)) as conn, conn.cursor() as cursor:
             cursor.execute("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'")
             tables = ", ".join(f"`{row[0]}`" for row in cursor.fetchall())
             if tables:
                 cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
                 cursor.execute(f"DROP TABLE {tables}")
+
+    def replace(self, database: str, snapshot: Snapshot) -> None:
+        """`database`'s tables dropped, then `snapshot` rebuilt in it."""
+        self.drop_tables(database)
         self.restore(database, snapshot)
 
     @contextmanager

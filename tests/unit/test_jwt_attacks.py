@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.models import AuthSession, RefreshToken, Status, User
-from tests.conftest import TEST_TOKEN_SECRET
+from tests.support.apps import TEST_TOKEN_SECRET
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 

@@ -28,6 +28,7 @@ from service.models import (
     User,
     utcnow,
 )
+from tests.support.databases import Database
 from tests.support.live_server import PROJECT_ROOT
 from tests.support.rows import snapshot
 
@@ -203,15 +204,14 @@ def test_flask_db_migrate_writes_nothing_when_the_models_match(runner: FlaskCliR
     assert migration_names() == MIGRATION_NAMES
 
 
-def test_concurrent_upgrades_apply_each_migration_once(
-    tmp_path: Path, file_database_url: str
-) -> None:
+def test_concurrent_upgrades_apply_each_migration_once(tmp_path: Path, database: Database) -> None:
     """Two instances starting at once: both succeed, one applies, the other finds nothing left."""
+    shared_url = database.shared_url(tmp_path)
     runs = [
         subprocess.Popen(
             [sys.executable, "-m", "flask", "db", "upgrade"],
             cwd=PROJECT_ROOT,
-            env={**os.environ, "DATABASE_URL": file_database_url},
+            env={**os.environ, "DATABASE_URL": shared_url},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

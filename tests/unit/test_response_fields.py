@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient, FlaskCliRunner
+from flask.testing import FlaskClient
 
 from service import admin as admin_module
 from service.openapi import document
@@ -27,13 +27,6 @@ def instant(text: str) -> datetime:
     assert value.utcoffset() is not None, text
     assert value.utcoffset() == UTC.utcoffset(value), text
     return value
-
-
-@pytest.fixture
-def admin(client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner) -> SignedIn:
-    person = SignedIn(client, fake_wechat, "oFieldsAdmin")
-    assert runner.invoke(args=["users", "promote", "oFieldsAdmin"]).exit_code == 0
-    return person
 
 
 @pytest.fixture

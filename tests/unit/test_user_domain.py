@@ -26,14 +26,6 @@ def bob(client: FlaskClient, fake_wechat: FakeWeChat) -> SignedIn:
     return SignedIn(client, fake_wechat, "oBob")
 
 
-@pytest.fixture
-def admin(client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner) -> SignedIn:
-    person = SignedIn(client, fake_wechat, "oAdmin")
-    result = runner.invoke(args=["users", "promote", "oAdmin", "--role", "admin"])
-    assert result.exit_code == 0, result.output
-    return person
-
-
 # -- the user's own profile
 
 
