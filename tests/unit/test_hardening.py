@@ -16,9 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from service import counter
-from service.config import Config, ConfigError
 from service.models import AuthSession, Counter, RefreshToken, Status, User
-from tests.support.apps import TEST_TOKEN_SECRET, AppFactory
+from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import SignedIn, bearer, login, signed_in_as
 
@@ -203,34 +202,7 @@ def test_inc_at_the_maximum_is_409_and_the_count_stays(client: FlaskClient) -> N
     assert client.post("/api/count", json={"action": "inc"}).json["data"] == 1
 
 
-# -- 8. weak production secrets
-
-
-@pytest.mark.parametrize(
-    "secret",
-    [
-        "s" * 40,
-        "a" * 52,
-        TEST_TOKEN_SECRET,
-        "abcdefgh" * 5,
-        "0123456789abcdefghij" + "0123456789abcdefghij",
-        "ab" * 24,
-    ],
-)
-def test_production_refuses_low_entropy_and_repository_secrets(secret: str) -> None:
-    with pytest.raises(ConfigError, match="TOKEN_SECRET"):
-        Config(app_env="production", token_secret=secret).check()
-
-
-@pytest.mark.parametrize("length", [16, 24, 32, 48, 64])
-def test_production_accepts_random_secrets(length: int) -> None:
-    """token_hex(16) is `openssl rand -hex 16`: 32 characters from 16 symbols."""
-    import secrets
-
-    for _ in range(200):
-        Config(app_env="production", token_secret=secrets.token_hex(length)).check()
-        if length >= 24:
-            Config(app_env="production", token_secret=secrets.token_urlsafe(length)).check()
+# -- 8. weak production secrets: tests/unit/test_production_check.py
 
 
 # -- 9. no TOKEN_SECRET in development

@@ -53,12 +53,17 @@ def table_names() -> set[str]:
     return {t for t in db.database.get_tables() if t != "migratehistory"}
 
 
-def test_models_and_migrated_database_agree(app: Flask) -> None:
+def assert_tables_are_the_models() -> None:
+    """The database's tables and columns are those of service/models.py, no more, no fewer."""
     assert table_names() == {m._meta.table_name for m in MODELS}
     for model in MODELS:
         columns = {c.name for c in db.database.get_columns(model._meta.table_name)}
         fields = {f.column_name for f in model._meta.sorted_fields}
         assert columns == fields, model.__name__
+
+
+def test_models_and_migrated_database_agree(app: Flask) -> None:
+    assert_tables_are_the_models()
 
 
 def test_every_migration_is_applied_once(app: Flask) -> None:
@@ -76,7 +81,7 @@ def test_upgrade_down_to_nothing_and_up_again(app: Flask) -> None:
     assert migrations.downgrade() == []
 
     assert migrations.upgrade() == MIGRATION_NAMES
-    test_models_and_migrated_database_agree(app)
+    assert_tables_are_the_models()
 
 
 def test_cli_reports_history_and_current(app: Flask, runner: FlaskCliRunner) -> None:

@@ -182,7 +182,8 @@ def test_identity_headers_from_outside_wechat_are_logged_once(
     caplog.set_level(logging.WARNING, logger="service.auth")
     client = trusting.test_client()
     for _ in range(3):
-        assert client.get("/api/user/profile", headers={"X-WX-OPENID": "oOutside"}).status_code
+        ignored = client.get("/api/user/profile", headers={"X-WX-OPENID": "oOutside"})
+        assert (ignored.status_code, ignored.json["error"]) == (401, "token_missing")
     said = [r.getMessage() for r in caplog.records if r.name == "service.auth"]
     assert said == [
         "identity headers without X-WX-SOURCE ignored: the request did not come through WeChat"
