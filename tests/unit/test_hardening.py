@@ -154,12 +154,7 @@ def test_a_disabled_user_can_log_out_and_the_session_stays_ended(
     assert (refreshed.status_code, refreshed.json["error"]) == (401, "token_invalid")
 
 
-def test_a_disabled_user_still_gets_403_elsewhere(
-    client: FlaskClient, member: dict[str, Any]
-) -> None:
-    User.update(status=int(Status.DISABLED)).where(User.id == member["user_id"]).execute()
-    response = client.get("/api/user/profile", headers=bearer(member["token"]))
-    assert (response.status_code, response.json["error"]) == (403, "user_disabled")
+# Everywhere else a disabled user is refused: tests/unit/test_login_flow.py (ASKS).
 
 
 # -- 6. chunked bodies obey MAX_BODY_BYTES
