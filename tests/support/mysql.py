@@ -141,6 +141,23 @@ class MySQLServer:
         self.drop_tables(database)
         self.restore(database, snapshot)
 
+    def lock_waits(self, database: str) -> int:
+        """Sessions using `database` whose statement waits for another's row lock."""
+        rows = self.execute(
+            "SELECT COUNT(*) FROM information_schema.INNODB_TRX AS t "
+            "JOIN information_schema.PROCESSLIST AS p ON p.ID = t.trx_mysql_thread_id "
+            "WHERE t.trx_state = 'LOCK WAIT' AND p.DB = %s",
+            database,
+        )
+        return int(rows[0][0])
+
+    def connected(self, connection_id: int) -> bool:
+        """Whether the session `connection_id` still exists (a KILL takes a moment)."""
+        rows = self.execute(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s", connection_id
+        )
+        return bool(rows[0][0])
+
     @contextmanager
     def scratch_database(self, prefix: str = "it") -> Iterator[str]:
         name = self.create_database(prefix)

@@ -248,9 +248,8 @@ def test_start_up_waits_for_a_database_that_is_still_waking(
         return real_upgrade()
 
     monkeypatch.setattr(migrations, "upgrade", waking_upgrade)
-    monkeypatch.setattr(migrations.time, "sleep", naps.append)
     migrations.downgrade(len(MIGRATION_NAMES))
-    assert migrations.upgrade_on_start(attempts=5, delay=0.5) == MIGRATION_NAMES
+    assert migrations.upgrade_on_start(attempts=5, delay=0.5, sleep=naps.append) == MIGRATION_NAMES
     assert (len(calls), naps) == (3, [0.5, 0.5])
 
 
@@ -261,11 +260,12 @@ def test_start_up_gives_up_after_the_last_attempt(
         raise pw.OperationalError("unreachable")
 
     monkeypatch.setattr(migrations, "upgrade", unreachable)
-    monkeypatch.setattr(migrations.time, "sleep", lambda _: None)
+    naps: list[float] = []
     with pytest.raises(
         migrations.MigrationError, match=r"still unreachable after 3 attempts: unreachable$"
     ):
-        migrations.upgrade_on_start(attempts=3, delay=0)
+        migrations.upgrade_on_start(attempts=3, delay=2.0, sleep=naps.append)
+    assert naps == [2.0, 2.0]  # between the attempts, none after the last
 
 
 @pytest.mark.parametrize(
@@ -288,10 +288,10 @@ def test_start_up_stops_at_once_on_what_no_retry_can_fix(
         raise pw.OperationalError(inner, *inner.args)
 
     monkeypatch.setattr(migrations, "upgrade", refused)
-    monkeypatch.setattr(migrations.time, "sleep", lambda _: pytest.fail("retried"))
+    naps: list[float] = []
     with pytest.raises(migrations.MigrationError) as raised:
-        migrations.upgrade_on_start(attempts=15, delay=2)
-    assert len(calls) == 1
+        migrations.upgrade_on_start(attempts=15, delay=2, sleep=naps.append)
+    assert (len(calls), naps) == (1, [])
     line = str(raised.value)
     assert f"OperationalError {code}: {message}; retrying cannot fix this: " in line
     assert fix in line
