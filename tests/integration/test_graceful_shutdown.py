@@ -54,7 +54,7 @@ def test_sigterm_with_20_incs_in_flight_loses_none(mysql_server: MySQLServer) ->
                 with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
                     futures = [pool.submit(inc, n) for n in range(IN_FLIGHT)]
                     wait_until(
-                        lambda: mysql_server.lock_waits(name) == IN_FLIGHT,
+                        lambda: mysql_server.running(name, "UPDATE Counters") == IN_FLIGHT,
                         10,
                         f"{IN_FLIGHT} incs waiting in MySQL for the counter row",
                     )

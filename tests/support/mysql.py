@@ -141,13 +141,14 @@ class MySQLServer:
         self.drop_tables(database)
         self.restore(database, snapshot)
 
-    def lock_waits(self, database: str) -> int:
-        """Sessions using `database` whose statement waits for another's row lock."""
+    def running(self, database: str, statement: str) -> int:
+        """Sessions using `database` that are running a statement beginning with `statement`
+        (the process list: information_schema.INNODB_TRX misses some of those that wait)."""
         rows = self.execute(
-            "SELECT COUNT(*) FROM information_schema.INNODB_TRX AS t "
-            "JOIN information_schema.PROCESSLIST AS p ON p.ID = t.trx_mysql_thread_id "
-            "WHERE t.trx_state = 'LOCK WAIT' AND p.DB = %s",
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE DB = %s AND COMMAND = 'Query' AND INFO LIKE %s",
             database,
+            statement + "%",
         )
         return int(rows[0][0])
 
