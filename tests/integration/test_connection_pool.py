@@ -15,6 +15,7 @@ from service.config import Config
 from service.db import ConnectionPool, open_database
 from service.target import Target
 from tests.support.mysql import MySQLServer
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -73,12 +74,11 @@ def test_a_connection_back_a_moment_ago_is_reused_without_a_ping(
 def test_an_idle_connection_killed_by_the_server_is_replaced(
     pool: ConnectionPool, mysql_server: MySQLServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pool, "PING_AFTER", 0.05)
+    monkeypatch.setattr(pool, "PING_AFTER", 0.0)  # every connection taken counts as idle
     pool.connect()
     first = connection_id(pool)
     pool.close()
-    mysql_server.execute(f"KILL {first}")
-    time.sleep(0.1)
+    kill(mysql_server, first)
     pool.connect()
     assert connection_id(pool) != first  # the dead one was pinged and dropped
     pool.close()
@@ -137,8 +137,9 @@ def test_the_pool_is_bounded_and_waits_only_briefly(pool: ConnectionPool) -> Non
 
 
 def kill(mysql_server: MySQLServer, connection: int) -> None:
+    """KILL it, and wait until the server has ended the session (its socket closed)."""
     mysql_server.execute(f"KILL {connection}")
-    time.sleep(0.2)
+    wait_until(lambda: not mysql_server.connected(connection), 5, f"session {connection} to end")
 
 
 def test_a_connection_that_dies_after_checkout_is_replaced_for_a_read(
@@ -169,16 +170,14 @@ def test_a_write_whose_connection_died_mid_statement_is_not_retried(
     pool.close()
 
     def kill_the_insert() -> None:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            running = mysql_server.execute(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s",
+        def running() -> list[tuple[int, ...]]:
+            return mysql_server.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE %s",
+                scratch,
                 "INSERT INTO t%",
             )
-            if running:
-                mysql_server.execute(f"KILL {running[0][0]}")
-                return
-            time.sleep(0.01)
+
+        mysql_server.execute(f"KILL {wait_until(running, 5, 'the INSERT to run')[0][0]}")
 
     killer = threading.Thread(target=kill_the_insert)
     pool.connect()
