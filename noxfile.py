@@ -341,7 +341,15 @@ def hooks(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy, strict: the service, the harness's shared code, the benchmark and this file."""
     install(session)
-    session.run("mypy", "service", "tests/support", "bench", "noxfile.py")
+    session.run(
+        "mypy",
+        "service",
+        "tests/support",
+        "tests/plugins",
+        "tests/conftest.py",
+        "bench",
+        "noxfile.py",
+    )
 
 
 @nox.session(python=CONTAINER_PYTHON)

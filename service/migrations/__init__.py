@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,13 +187,19 @@ def create(
     return created
 
 
-def upgrade_on_start(attempts: int = 15, delay: float = 2.0) -> list[str]:
+def upgrade_on_start(
+    attempts: int = 15,
+    delay: float = 2.0,
+    sleep: Callable[[float], object] | None = None,
+) -> list[str]:
     """`upgrade()`, retried while the database cannot be reached.
 
     Cloud Run's serverless MySQL may refuse the first connections while it
     wakes up; giving up at once would crash-loop the instance instead. An
     error no wait can fix (db.permanent_error: credentials, no such database,
     an unknown host) stops at once, as a MigrationError saying what to correct.
+    `sleep` is time.sleep, looked up when needed (after gevent may have patched
+    it); a test passes its own to see the waits without waiting.
     """
     for attempt in range(1, attempts + 1):
         try:
@@ -213,5 +219,5 @@ def upgrade_on_start(attempts: int = 15, delay: float = 2.0) -> list[str]:
                 attempts,
             )
             db.close_connection()
-            time.sleep(delay)
+            (sleep or time.sleep)(delay)
     return []  # pragma: no cover - the loop returns or raises

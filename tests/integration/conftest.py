@@ -1,9 +1,9 @@
 """The integration suite: a real MySQL for every test, and the service under gunicorn.
 
 The MySQL comes from `tests/support/mysql.py` (MYSQL_ADDRESS, then Docker,
-then a local mariadbd/mysqld), through the fixtures in tests/conftest.py. The
-suite works only in databases it creates, named `it_<random>`, and drops them
-when it ends.
+then a local mariadbd/mysqld), through the fixtures in tests/plugins/databases.py.
+The suite works only in databases it creates, named `it_<random>`, and drops
+them when it ends.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from tests.support.compose import (
     remove_image,
 )
 from tests.support.contract import Contract
+from tests.support.databases import MySQLDatabase
 from tests.support.envfiles import load_mode
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.live_server import LiveServer
@@ -34,6 +35,12 @@ log = logging.getLogger(__name__)
 
 
 _SERVICE_URLS: set[str] = set()
+
+
+@pytest.fixture(scope="session")
+def database(mysql_database: MySQLDatabase) -> MySQLDatabase:
+    """This suite's tests keep their data on MySQL, whatever `--db` says."""
+    return mysql_database
 
 
 @pytest.fixture(scope="session", autouse=True)

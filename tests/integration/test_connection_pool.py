@@ -15,17 +15,25 @@ from service.config import Config
 from service.db import ConnectionPool, open_database
 from service.target import Target
 from tests.support.mysql import MySQLServer
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
-def pool(mysql_server: MySQLServer, run_database: str) -> Iterator[ConnectionPool]:
+def scratch(mysql_server: MySQLServer) -> Iterator[str]:
+    """A database of the test's own on the server."""
+    with mysql_server.scratch_database() as name:
+        yield name
+
+
+@pytest.fixture
+def pool(mysql_server: MySQLServer, scratch: str) -> Iterator[ConnectionPool]:
     target = Target(
         "mysql",
         mysql_server.host,
         mysql_server.port,
         mysql_server.user,
         mysql_server.password,
-        run_database,
+        scratch,
     )
     database = open_database(target, Config(mysql_pool_size=2, mysql_connect_timeout=1))
     assert isinstance(database, ConnectionPool)
@@ -66,12 +74,11 @@ def test_a_connection_back_a_moment_ago_is_reused_without_a_ping(
 def test_an_idle_connection_killed_by_the_server_is_replaced(
     pool: ConnectionPool, mysql_server: MySQLServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pool, "PING_AFTER", 0.05)
+    monkeypatch.setattr(pool, "PING_AFTER", 0.0)  # every connection taken counts as idle
     pool.connect()
     first = connection_id(pool)
     pool.close()
-    mysql_server.execute(f"KILL {first}")
-    time.sleep(0.1)
+    kill(mysql_server, first)
     pool.connect()
     assert connection_id(pool) != first  # the dead one was pinged and dropped
     pool.close()
@@ -92,9 +99,9 @@ def test_returning_a_connection_costs_no_rollback_when_none_is_open(
 
 
 def test_an_open_transaction_is_rolled_back_on_return(
-    pool: ConnectionPool, mysql_server: MySQLServer, run_database: str
+    pool: ConnectionPool, mysql_server: MySQLServer, scratch: str
 ) -> None:
-    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{run_database}`.pool_probe (n INT)")
+    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{scratch}`.pool_probe (n INT)")
     pool.connect()
     pool.execute_sql("BEGIN")
     pool.execute_sql("INSERT INTO pool_probe (n) VALUES (1)")
@@ -130,8 +137,9 @@ def test_the_pool_is_bounded_and_waits_only_briefly(pool: ConnectionPool) -> Non
 
 
 def kill(mysql_server: MySQLServer, connection: int) -> None:
+    """KILL it, and wait until the server has ended the session (its socket closed)."""
     mysql_server.execute(f"KILL {connection}")
-    time.sleep(0.2)
+    wait_until(lambda: not mysql_server.connected(connection), 5, f"session {connection} to end")
 
 
 def test_a_connection_that_dies_after_checkout_is_replaced_for_a_read(
@@ -148,7 +156,7 @@ def test_a_connection_that_dies_after_checkout_is_replaced_for_a_read(
 
 
 def test_a_write_whose_connection_died_mid_statement_is_not_retried(
-    pool: ConnectionPool, mysql_server: MySQLServer, run_database: str
+    pool: ConnectionPool, mysql_server: MySQLServer, scratch: str
 ) -> None:
     """A write that reached the server may have been applied, so it is never sent again.
 
@@ -156,22 +164,20 @@ def test_a_write_whose_connection_died_mid_statement_is_not_retried(
     its connection is killed while the server runs it. Sent again on a new
     connection it would succeed; instead the caller gets the error.
     """
-    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{run_database}`.t (n INT)")
+    mysql_server.execute(f"CREATE TABLE IF NOT EXISTS `{scratch}`.t (n INT)")
     pool.connect()
     connection_id(pool)
     pool.close()
 
     def kill_the_insert() -> None:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            running = mysql_server.execute(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s",
+        def running() -> list[tuple[int, ...]]:
+            return mysql_server.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE %s",
+                scratch,
                 "INSERT INTO t%",
             )
-            if running:
-                mysql_server.execute(f"KILL {running[0][0]}")
-                return
-            time.sleep(0.01)
+
+        mysql_server.execute(f"KILL {wait_until(running, 5, 'the INSERT to run')[0][0]}")
 
     killer = threading.Thread(target=kill_the_insert)
     pool.connect()
@@ -181,7 +187,7 @@ def test_a_write_whose_connection_died_mid_statement_is_not_retried(
     killer.join(10)
     pool.close()
     # The killed statement was rolled back; a retry would have inserted a row.
-    assert mysql_server.execute(f"SELECT COUNT(*) FROM `{run_database}`.t")[0][0] == 0
+    assert mysql_server.execute(f"SELECT COUNT(*) FROM `{scratch}`.t")[0][0] == 0
 
 
 def test_only_the_first_statement_of_a_checkout_is_retried(

@@ -24,6 +24,7 @@ import requests
 
 from tests.support.live_server import LiveServer
 from tests.support.mysql import MySQLServer
+from tests.support.waiting import ESTABLISHED, not_accepted, server_side_state, wait_until
 
 READ_TIMEOUT = 3.0  # REQUEST_READ_TIMEOUT for this server: short, so the test is too
 KEEPALIVE = 2  # GUNICORN_KEEPALIVE for this server, likewise
@@ -136,7 +137,7 @@ def test_hostile_clients_neither_block_probes_nor_the_api(server: LiveServer) ->
         }
         # Its bound is tested on its own: reading here would serve it again.
         open_never_reading(server, stack)
-        time.sleep(0.5)  # every hostile socket has been accepted and is waiting
+        wait_until(lambda: not_accepted(server.port) == 0, 5, "gunicorn to accept every client")
         took = probe_all(server)
         print(
             "with hostile clients open: "
@@ -144,7 +145,8 @@ def test_hostile_clients_neither_block_probes_nor_the_api(server: LiveServer) ->
         )
         assert max(took.values()) < PROBE_BOUND, took
 
-        # Still answered while the stalled bodies are at their longest.
+        # Still answered while the stalled bodies are at their longest: the time
+        # passing is what is tested here, so this is a sleep, not a wait for an event.
         time.sleep(max(0.0, opened + READ_TIMEOUT - 0.5 - time.monotonic()))
         took = probe_all(server)
         assert max(took.values()) < PROBE_BOUND, took
@@ -169,7 +171,13 @@ def test_a_client_that_never_reads_is_dropped(server: LiveServer) -> None:
     server stopped waiting for it to read and closed the connection."""
     with ExitStack() as stack:
         sock, sent = open_never_reading(server, stack)
-        time.sleep(CONNECTION_BOUND)
+        client_port = sock.getsockname()[1]
+        assert server_side_state(server.port, client_port) == ESTABLISHED
+        wait_until(
+            lambda: server_side_state(server.port, client_port) != ESTABLISHED,
+            CONNECTION_BOUND,
+            "the server to close its end of the connection",
+        )
         received = b""
         sock.settimeout(5)
         with suppress(ConnectionResetError):
@@ -189,7 +197,7 @@ def test_a_request_sent_slowly_but_within_the_limits_is_served(server: LiveServe
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         for piece in (head[:10], head[10:], body[:5], body[5:]):
             sock.sendall(piece)
-            time.sleep(0.3)
+            time.sleep(0.3)  # the slowness under test
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk

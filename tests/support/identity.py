@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from tests.support.fake_wechat import FakeWeChat
 
@@ -119,3 +119,13 @@ class SignedIn:
         assert status == 200, body
         data: dict[str, Any] = body["data"]
         return data
+
+
+def signed_in_as(
+    role: str, client: FlaskClient, fake: FakeWeChat, runner: FlaskCliRunner, openid: str
+) -> SignedIn:
+    """A user signed in, then given `role` by `flask users promote`, as an operator does it."""
+    person = SignedIn(client, fake, openid)
+    result = runner.invoke(args=["users", "promote", openid, "--role", role])
+    assert result.exit_code == 0, result.output
+    return person

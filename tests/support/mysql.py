@@ -161,15 +161,37 @@ class MySQLServer:
                 cursor.executemany(f"INSERT INTO `{table}` VALUES ({marks})", rows)
             cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
 
-    def replace(self, database: str, snapshot: Snapshot) -> None:
-        """`database`'s tables dropped, then `snapshot` rebuilt in it."""
+    def drop_tables(self, database: str) -> None:
+        """Every table of `database` dropped; the database and its defaults stay."""
         with closing(self.connect(database=database)) as conn, conn.cursor() as cursor:
             cursor.execute("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'")
             tables = ", ".join(f"`{row[0]}`" for row in cursor.fetchall())
             if tables:
                 cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
                 cursor.execute(f"DROP TABLE {tables}")
+
+    def replace(self, database: str, snapshot: Snapshot) -> None:
+        """`database`'s tables dropped, then `snapshot` rebuilt in it."""
+        self.drop_tables(database)
         self.restore(database, snapshot)
+
+    def running(self, database: str, statement: str) -> int:
+        """Sessions using `database` that are running a statement beginning with `statement`
+        (the process list: information_schema.INNODB_TRX misses some of those that wait)."""
+        rows = self.execute(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE DB = %s AND COMMAND = 'Query' AND INFO LIKE %s",
+            database,
+            statement + "%",
+        )
+        return int(rows[0][0])
+
+    def connected(self, connection_id: int) -> bool:
+        """Whether the session `connection_id` still exists (a KILL takes a moment)."""
+        rows = self.execute(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s", connection_id
+        )
+        return bool(rows[0][0])
 
     @contextmanager
     def scratch_database(self, prefix: str = "it") -> Iterator[str]:

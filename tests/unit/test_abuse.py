@@ -19,7 +19,7 @@ from service.models import MODELS, User
 from service.openapi import document
 from tests.support.apps import Seeded
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.identity import bearer, login
+from tests.support.identity import bearer, login, signed_in_as
 from tests.support.rows import snapshot
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
@@ -109,9 +109,7 @@ def world(
     """
 
     def build() -> dict[str, Any]:
-        admin = login(client, fake_wechat, "oAbuseAdmin")
-        promoted = runner.invoke(args=["users", "promote", "oAbuseAdmin"])
-        assert promoted.exit_code == 0, promoted.output
+        admin = signed_in_as("admin", client, fake_wechat, runner, "oAbuseAdmin")
         target = login(client, fake_wechat, "oAbuseTarget")
         applied = client.post(
             "/api/community/verify",
@@ -121,7 +119,7 @@ def world(
         assert applied.status_code == 200, applied.get_data(as_text=True)
         for _ in range(5):
             client.post("/api/count", json={"action": "inc"})
-        return {"headers": bearer(admin["token"]), "target": target["user_id"]}
+        return {"headers": admin.headers, "target": target["user_id"]}
 
     made = seeded("abuse-world", build)
     assert client.get("/api/count").json["data"] == 5  # the world is there, made or copied

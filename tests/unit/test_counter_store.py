@@ -9,7 +9,6 @@ from flask import Flask
 
 from service import counter, db
 from service.models import Counter
-from tests.support.apps import AppFactory
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
@@ -45,11 +44,6 @@ def test_clear_keeps_the_row_at_zero(app: Flask) -> None:
 def test_clear_without_a_row_creates_nothing(app: Flask) -> None:
     assert counter.clear() == 0
     assert Counter.select().count() == 0
-
-
-@pytest.fixture
-def shared_app(make_app: AppFactory, file_database_url: str) -> Flask:
-    return make_app(database_url=file_database_url)
 
 
 def test_increment_is_atomic_under_threads(shared_app: Flask) -> None:

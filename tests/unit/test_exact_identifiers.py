@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from service.models import PushMessage, User
 from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.identity import SignedIn, login
+from tests.support.identity import SignedIn, attempt_login, login
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
@@ -52,8 +52,10 @@ def test_the_per_openid_login_limit_counts_each_spelling_apart(
     make_app: AppFactory, fake_wechat: FakeWeChat
 ) -> None:
     client = make_app(login_limit_per_openid=1).test_client()
-    for openid in SPELLINGS:
-        login(client, fake_wechat, openid)
+    first = [attempt_login(client, fake_wechat, openid).status for openid in SPELLINGS]
+    assert first == [200] * len(SPELLINGS)
+    again = attempt_login(client, fake_wechat, SPELLINGS[0])  # the limit is on: one each
+    assert (again.status, again.body["error"]) == (429, "rate_limited")
 
 
 def test_cloud_identities_differing_only_in_case_are_different_users(

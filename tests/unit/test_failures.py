@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from service import counter, create_app, db
 from service.config import Config
+from tests.support.databases import Database
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
@@ -84,10 +85,10 @@ def test_not_ready_while_the_database_is_unreachable(unreachable_app: Flask) -> 
     assert response.json["error"] == "database_unavailable"
 
 
-def test_ready_when_the_database_answers(client: FlaskClient, database_url: str) -> None:
+def test_ready_when_the_database_answers(client: FlaskClient, database: Database) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json["data"] == {"status": "ready", "database": database_url.split(":")[0]}
+    assert ready.json["data"] == {"status": "ready", "database": database.kind}
 
 
 def test_liveness_needs_no_database(unreachable_app: Flask) -> None:

@@ -16,12 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from service import counter
-from service.config import Config, ConfigError
 from service.models import AuthSession, Counter, RefreshToken, Status, User
-from tests.conftest import TEST_TOKEN_SECRET
 from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.identity import bearer, login
+from tests.support.identity import SignedIn, bearer, login, signed_in_as
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
@@ -40,15 +38,6 @@ def send(
     headers = {"Content-Type": "application/json", **(bearer(token) if token else {})}
     response = client.open(path, method=method, data=raw, headers=headers)
     return response.status_code, dict(response.json)
-
-
-def signed_in_admin(
-    client: FlaskClient, fake: FakeWeChat, runner: FlaskCliRunner, openid: str
-) -> dict[str, Any]:
-    """A user logged in, then made admin by `flask users promote`: the login's data."""
-    data = login(client, fake, openid)
-    assert runner.invoke(args=["users", "promote", openid]).exit_code == 0
-    return data
 
 
 @pytest.fixture
@@ -88,12 +77,11 @@ def test_lone_surrogates_are_invalid_json_and_change_nothing(
 
 
 def test_admin_note_with_a_surrogate_is_refused(
-    client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner, member: dict[str, Any]
+    client: FlaskClient, admin: SignedIn, member: dict[str, Any]
 ) -> None:
-    admin = signed_in_admin(client, fake_wechat, runner, "oHardAdmin")
     raw = b'{"decision": "approve", "note": "\\ud83d"}'
     path = f"/api/admin/verifications/{member['user_id']}"
-    status, body = send(client, "POST", path, raw, admin["token"])
+    status, body = send(client, "POST", path, raw, admin.token)
     assert (status, body["error"]) == (400, "invalid_json")
 
 
@@ -116,18 +104,13 @@ def test_login_with_a_surrogate_never_reaches_wechat(
 
 
 def test_repeating_the_same_admin_patch_answers_200_every_time(
-    client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner, member: dict[str, Any]
+    client: FlaskClient, admin: SignedIn, member: dict[str, Any]
 ) -> None:
-    admin = signed_in_admin(client, fake_wechat, runner, "oRepeatAdmin")
     path = f"/api/admin/users/{member['user_id']}"
-    answers = [
-        client.patch(path, json={"status": 2}, headers=bearer(admin["token"])) for _ in range(4)
-    ]
+    answers = [client.patch(path, json={"status": 2}, headers=admin.headers) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 200]
     assert {a.json["data"]["status_name"] for a in answers} == {"disabled"}
-    missing = client.patch(
-        "/api/admin/users/999999", json={"status": 2}, headers=bearer(admin["token"])
-    )
+    missing = client.patch("/api/admin/users/999999", json={"status": 2}, headers=admin.headers)
     assert (missing.status_code, missing.json["error"]) == (404, "user_not_found")
 
 
@@ -171,12 +154,7 @@ def test_a_disabled_user_can_log_out_and_the_session_stays_ended(
     assert (refreshed.status_code, refreshed.json["error"]) == (401, "token_invalid")
 
 
-def test_a_disabled_user_still_gets_403_elsewhere(
-    client: FlaskClient, member: dict[str, Any]
-) -> None:
-    User.update(status=int(Status.DISABLED)).where(User.id == member["user_id"]).execute()
-    response = client.get("/api/user/profile", headers=bearer(member["token"]))
-    assert (response.status_code, response.json["error"]) == (403, "user_disabled")
+# Everywhere else a disabled user is refused: tests/unit/test_login_flow.py (ASKS).
 
 
 # -- 6. chunked bodies obey MAX_BODY_BYTES
@@ -219,34 +197,7 @@ def test_inc_at_the_maximum_is_409_and_the_count_stays(client: FlaskClient) -> N
     assert client.post("/api/count", json={"action": "inc"}).json["data"] == 1
 
 
-# -- 8. weak production secrets
-
-
-@pytest.mark.parametrize(
-    "secret",
-    [
-        "s" * 40,
-        "a" * 52,
-        TEST_TOKEN_SECRET,
-        "abcdefgh" * 5,
-        "0123456789abcdefghij" + "0123456789abcdefghij",
-        "ab" * 24,
-    ],
-)
-def test_production_refuses_low_entropy_and_repository_secrets(secret: str) -> None:
-    with pytest.raises(ConfigError, match="TOKEN_SECRET"):
-        Config(app_env="production", token_secret=secret).check()
-
-
-@pytest.mark.parametrize("length", [16, 24, 32, 48, 64])
-def test_production_accepts_random_secrets(length: int) -> None:
-    """token_hex(16) is `openssl rand -hex 16`: 32 characters from 16 symbols."""
-    import secrets
-
-    for _ in range(200):
-        Config(app_env="production", token_secret=secrets.token_hex(length)).check()
-        if length >= 24:
-            Config(app_env="production", token_secret=secrets.token_urlsafe(length)).check()
+# -- 8. weak production secrets: tests/unit/test_production_check.py
 
 
 # -- 9. no TOKEN_SECRET in development
@@ -283,19 +234,12 @@ def test_a_missing_secret_is_said_at_start(
 # -- 10. never zero active admins
 
 
-@pytest.fixture
-def shared_app(make_app: AppFactory, file_database_url: str) -> Flask:
-    """An app on a database that concurrent connections share (not SQLite's shared cache,
-    whose table locks fail at once instead of waiting)."""
-    return make_app(database_url=file_database_url)
-
-
 def make_admins(
     client: FlaskClient, fake: FakeWeChat, runner: FlaskCliRunner
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[SignedIn, SignedIn]:
     return (
-        signed_in_admin(client, fake, runner, "oAdminOne"),
-        signed_in_admin(client, fake, runner, "oAdminTwo"),
+        signed_in_as("admin", client, fake, runner, "oAdminOne"),
+        signed_in_as("admin", client, fake, runner, "oAdminTwo"),
     )
 
 
@@ -311,12 +255,10 @@ def test_admins_disabling_each_other_at_once_leave_one(
     barrier = threading.Barrier(2)
     statuses: list[int] = []
 
-    def act(me: dict[str, Any], other: dict[str, Any]) -> None:
+    def act(me: SignedIn, other: SignedIn) -> None:
         own = shared_app.test_client()
         barrier.wait()
-        response = own.patch(
-            f"/api/admin/users/{other['user_id']}", json=body, headers=bearer(me["token"])
-        )
+        response = own.patch(f"/api/admin/users/{other.id}", json=body, headers=me.headers)
         statuses.append(response.status_code)
 
     threads = [
@@ -335,13 +277,11 @@ def test_a_removed_admin_cannot_act_any_more(
     client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner
 ) -> None:
     first, second = make_admins(client, fake_wechat, runner)
-    ok = client.patch(
-        f"/api/admin/users/{second['user_id']}", json={"role": 2}, headers=bearer(first["token"])
-    )
+    ok = client.patch(f"/api/admin/users/{second.id}", json={"role": 2}, headers=first.headers)
     assert ok.status_code == 200
     # The demoted admin's token no longer admits it; the one left stays.
     refused = client.patch(
-        f"/api/admin/users/{first['user_id']}", json={"status": 2}, headers=bearer(second["token"])
+        f"/api/admin/users/{first.id}", json={"status": 2}, headers=second.headers
     )
     assert (refused.status_code, refused.json["error"]) == (403, "admin_required")
     assert active_admins() == 1

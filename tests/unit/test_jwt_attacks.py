@@ -11,8 +11,7 @@ import jwt
 import pytest
 from flask.testing import FlaskClient
 
-from service.models import AuthSession, RefreshToken, Status, User
-from tests.conftest import TEST_TOKEN_SECRET
+from tests.support.apps import TEST_TOKEN_SECRET
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import bearer, login
 
@@ -94,24 +93,8 @@ def test_someone_elses_session_is_refused(
     )
 
 
-def test_disabled_users_token_is_refused(client: FlaskClient, token: str) -> None:
-    User.update(status=int(Status.DISABLED)).where(User.openid == "oTarget").execute()
-    assert_refused(client, bearer(token), 403, "user_disabled")
-
-
-def test_deleted_users_token_is_refused(client: FlaskClient, token: str) -> None:
-    RefreshToken.delete().execute()
-    AuthSession.delete().execute()
-    User.delete().where(User.openid == "oTarget").execute()
-    assert_refused(client, bearer(token), 401, "token_invalid")
-
-
-@pytest.mark.parametrize(
-    "header",
-    ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token abc", "Bearer not.a.jwt", "Bearer a.b"],
-)
-def test_malformed_authorization_is_refused(client: FlaskClient, header: str) -> None:
-    assert_refused(client, {"Authorization": header}, 401, "token_invalid")
+# A disabled or deleted user's genuine token: tests/unit/test_login_flow.py (ASKS);
+# Authorization headers of every shape: tests/unit/test_session_edges.py (AUTHORIZATION).
 
 
 def test_no_authorization_is_token_missing(client: FlaskClient) -> None:

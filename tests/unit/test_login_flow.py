@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -13,17 +16,21 @@ from service.config import MAX_LIFETIME
 from service.models import AuthSession, RefreshToken, Status, User, utcnow
 from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.identity import bearer, login
+from tests.support.identity import attempt_login, bearer, login
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
 
-def profile(client: FlaskClient, token: str) -> tuple[int, dict[str, object]]:
+Answer = tuple[int, dict[str, Any]]
+Ask = Callable[[FlaskClient, FakeWeChat, dict[str, Any]], Answer]
+
+
+def profile(client: FlaskClient, token: str) -> Answer:
     response = client.get("/api/user/profile", headers=bearer(token))
     return response.status_code, dict(response.json)
 
 
-def refresh(client: FlaskClient, raw: str) -> tuple[int, dict[str, object]]:
+def refresh(client: FlaskClient, raw: str) -> Answer:
     response = client.post("/api/refresh_token", json={"refresh_token": raw})
     return response.status_code, dict(response.json)
 
@@ -177,31 +184,55 @@ def test_unknown_refresh_tokens(client: FlaskClient, raw: str, status: int, erro
     assert refresh(client, raw)[1]["error"] == error
 
 
-def test_refresh_tokens_are_stored_hashed(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
-    data = login(client, fake_wechat, "oHashed")
-    stored = [row.token_hash for row in RefreshToken.select()]
-    assert data["refresh_token"] not in stored
-    assert all(len(h) == 64 for h in stored)
-
-
-def test_disabled_user_cannot_log_in_or_use_tokens(
+def test_refresh_tokens_are_stored_as_their_sha256(
     client: FlaskClient, fake_wechat: FakeWeChat
 ) -> None:
-    data = login(client, fake_wechat, "oDisabled")
-    User.update(status=int(Status.DISABLED)).where(User.id == data["user_id"]).execute()
-    status, body = profile(client, data["token"])
-    assert (status, body["error"]) == (403, "user_disabled")
-    assert refresh(client, data["refresh_token"])[1]["error"] == "user_disabled"
-    again = client.post("/api/login", json={"code": fake_wechat.login_code("oDisabled")})
-    assert (again.status_code, again.json["error"]) == (403, "user_disabled")
+    data = login(client, fake_wechat, "oHashed")
+    stored = [row.token_hash for row in RefreshToken.select()]
+    assert stored == [hashlib.sha256(data["refresh_token"].encode("utf-8")).hexdigest()]
 
 
-def test_deleted_user_token_is_rejected(client: FlaskClient, fake_wechat: FakeWeChat) -> None:
-    data = login(client, fake_wechat, "oDeleted")
+def ask_for_the_profile(client: FlaskClient, _: FakeWeChat, data: dict[str, Any]) -> Answer:
+    return profile(client, data["token"])
+
+
+def ask_for_a_new_token(client: FlaskClient, _: FakeWeChat, data: dict[str, Any]) -> Answer:
+    return refresh(client, data["refresh_token"])
+
+
+def log_in_again(client: FlaskClient, fake: FakeWeChat, data: dict[str, Any]) -> Answer:
+    reply = attempt_login(client, fake, data["openid"])
+    return reply.status, reply.body
+
+
+#: What a user who signed in once can ask again, with each credential it holds: once the
+#: user is disabled each is 403 user_disabled; once deleted, each token is token_invalid.
+TOKEN_ASKS = [ask_for_the_profile, ask_for_a_new_token]
+ASKS = [*TOKEN_ASKS, log_in_again]
+
+
+@pytest.fixture
+def signed_in(client: FlaskClient, fake_wechat: FakeWeChat) -> dict[str, Any]:
+    return {**login(client, fake_wechat, "oStanding"), "openid": "oStanding"}
+
+
+@pytest.mark.parametrize("ask", ASKS)
+def test_a_disabled_user_gets_403_user_disabled(
+    client: FlaskClient, fake_wechat: FakeWeChat, signed_in: dict[str, Any], ask: Ask
+) -> None:
+    User.update(status=int(Status.DISABLED)).where(User.id == signed_in["user_id"]).execute()
+    status, body = ask(client, fake_wechat, signed_in)
+    assert (status, body["error"], body["msg"]) == (403, "user_disabled", "用户已被禁用")
+
+
+@pytest.mark.parametrize("ask", TOKEN_ASKS)
+def test_a_deleted_users_tokens_are_token_invalid(
+    client: FlaskClient, fake_wechat: FakeWeChat, signed_in: dict[str, Any], ask: Ask
+) -> None:
     RefreshToken.delete().execute()
     AuthSession.delete().execute()
-    User.delete().where(User.id == data["user_id"]).execute()
-    status, body = profile(client, data["token"])
+    User.delete().where(User.id == signed_in["user_id"]).execute()
+    status, body = ask(client, fake_wechat, signed_in)
     assert (status, body["error"]) == (401, "token_invalid")
 
 
@@ -218,33 +249,47 @@ def trusting_app(make_app: AppFactory) -> Flask:
     return make_app(wx_trust_cloud_headers=True)
 
 
-def test_trusted_cloud_headers_authenticate_and_create_the_user(trusting_app: Flask) -> None:
-    client = trusting_app.test_client()
-    headers = {
-        "X-WX-OPENID": "oCloud",
-        "X-WX-UNIONID": "uCloud",
-        "X-WX-APPID": "wxapp",
-        "X-WX-SOURCE": "wx_client",
-    }
-    response = client.get("/api/user/profile", headers=headers)
+#: What Cloud Run's gateway adds to a request from the mini program (wx.cloud.callContainer).
+CLOUD = {
+    "X-WX-OPENID": "oCloud",
+    "X-WX-UNIONID": "uCloud",
+    "X-WX-APPID": "wxapp",
+    "X-WX-SOURCE": "wx_client",
+}
+
+
+def test_trusted_cloud_headers_sign_in_and_create_the_user(trusting_app: Flask) -> None:
+    response = trusting_app.test_client().get("/api/user/profile", headers=CLOUD)
     assert response.status_code == 200
-    assert (response.json["data"]["openid"], response.json["data"]["unionid"]) == (
-        "oCloud",
-        "uCloud",
-    )
-    assert (
-        client.get("/api/user/profile", headers=headers).json["data"]["id"]
-        == response.json["data"]["id"]
-    )
+    me = response.json["data"]
+    assert (me["openid"], me["unionid"]) == ("oCloud", "uCloud")
+    user = User.get(User.openid == "oCloud")
+    assert (user.id, user.unionid) == (me["id"], "uCloud")
+
+
+def test_the_same_cloud_identity_again_is_the_same_user(trusting_app: Flask) -> None:
+    client = trusting_app.test_client()
+    ids = [client.get("/api/user/profile", headers=CLOUD).json["data"]["id"] for _ in range(2)]
+    assert ids[0] == ids[1]
     assert User.select().where(User.openid == "oCloud").count() == 1
 
-    ids = client.get("/api/wx_openid", headers=headers)
-    assert ids.json["data"] == {"openid": "oCloud", "appid": "wxapp", "unionid": "uCloud"}
-    shared = client.get(
-        "/api/wx_openid", headers={"X-WX-FROM-OPENID": "oShared", "X-WX-SOURCE": "wx_client"}
+
+def test_wx_openid_answers_the_gateways_identities(trusting_app: Flask) -> None:
+    ids = trusting_app.test_client().get("/api/wx_openid", headers=CLOUD)
+    assert (ids.status_code, ids.json["data"]) == (
+        200,
+        {"openid": "oCloud", "appid": "wxapp", "unionid": "uCloud"},
     )
-    assert shared.json["data"]["openid"] == "oShared"
-    missing = client.get("/api/wx_openid", headers={"X-WX-SOURCE": "wx_client"})
+
+
+def test_in_a_shared_environment_the_from_openid_is_the_identity(trusting_app: Flask) -> None:
+    headers = {"X-WX-FROM-OPENID": "oShared", "X-WX-SOURCE": "wx_client"}
+    shared = trusting_app.test_client().get("/api/wx_openid", headers=headers)
+    assert (shared.status_code, shared.json["data"]["openid"]) == (200, "oShared")
+
+
+def test_wx_openid_without_an_identity_is_cloud_identity_missing(trusting_app: Flask) -> None:
+    missing = trusting_app.test_client().get("/api/wx_openid", headers={"X-WX-SOURCE": "wx_client"})
     assert (missing.status_code, missing.json["error"]) == (401, "cloud_identity_missing")
 
 

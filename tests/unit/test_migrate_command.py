@@ -49,14 +49,16 @@ def project_with(tmp_path: Path, old: str, new: str) -> Path:
     return project
 
 
-def test_migrate_writes_exactly_the_added_column(tmp_path: Path, file_database_url: str) -> None:
+def test_migrate_writes_exactly_the_added_column(tmp_path: Path) -> None:
     """A developer adds a field, runs `flask db migrate -m x`, and gets that column only."""
+    database_file = tmp_path / "project.sqlite3"
+    database_url = f"sqlite:///{database_file}"
     marker = "    count = pw.IntegerField(default=0)\n"
     project = project_with(
         tmp_path, marker, marker + "    label = pw.CharField(max_length=40, null=True)\n"
     )
 
-    made = flask_cli(project, file_database_url, "db", "migrate", "-m", "x")
+    made = flask_cli(project, database_url, "db", "migrate", "-m", "x")
     assert made.returncode == 0, made.stderr
     new_files = sorted(
         {p.name for p in (project / "service" / "migrations").glob("[0-9]*.py")}
@@ -69,13 +71,13 @@ def test_migrate_writes_exactly_the_added_column(tmp_path: Path, file_database_u
     assert "migrator.remove_fields('Counters', 'label')" in text
     assert text.count("Field(") == 1  # that column, nothing else
 
-    applied = flask_cli(project, file_database_url, "db", "upgrade")
+    applied = flask_cli(project, database_url, "db", "upgrade")
     assert applied.returncode == 0, applied.stderr
     assert f"applied {new_files[0][:-3]}" in applied.stdout
-    database = pw.SqliteDatabase(file_database_url.removeprefix("sqlite:///"))
+    database = pw.SqliteDatabase(str(database_file))
     assert "label" in {c.name for c in database.get_columns("Counters")}
     database.close()
-    rolled = flask_cli(project, file_database_url, "db", "downgrade")
+    rolled = flask_cli(project, database_url, "db", "downgrade")
     assert rolled.returncode == 0, rolled.stderr
     assert "label" not in {c.name for c in database.get_columns("Counters")}
     database.close()

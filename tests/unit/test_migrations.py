@@ -30,6 +30,7 @@ from service.models import (
     User,
     utcnow,
 )
+from tests.support.databases import Database
 from tests.support.live_server import PROJECT_ROOT
 from tests.support.rows import snapshot
 
@@ -54,12 +55,17 @@ def table_names() -> set[str]:
     return {t for t in db.database.get_tables() if t != "migratehistory"}
 
 
-def test_models_and_migrated_database_agree(app: Flask) -> None:
+def assert_tables_are_the_models() -> None:
+    """The database's tables and columns are those of service/models.py, no more, no fewer."""
     assert table_names() == {m._meta.table_name for m in MODELS}
     for model in MODELS:
         columns = {c.name for c in db.database.get_columns(model._meta.table_name)}
         fields = {f.column_name for f in model._meta.sorted_fields}
         assert columns == fields, model.__name__
+
+
+def test_models_and_migrated_database_agree(app: Flask) -> None:
+    assert_tables_are_the_models()
 
 
 def test_every_migration_is_applied_once(app: Flask) -> None:
@@ -77,7 +83,7 @@ def test_upgrade_down_to_nothing_and_up_again(app: Flask) -> None:
     assert migrations.downgrade() == []
 
     assert migrations.upgrade() == MIGRATION_NAMES
-    test_models_and_migrated_database_agree(app)
+    assert_tables_are_the_models()
 
 
 def test_cli_reports_history_and_current(app: Flask, runner: FlaskCliRunner) -> None:
@@ -205,15 +211,14 @@ def test_flask_db_migrate_writes_nothing_when_the_models_match(runner: FlaskCliR
     assert migration_names() == MIGRATION_NAMES
 
 
-def test_concurrent_upgrades_apply_each_migration_once(
-    tmp_path: Path, file_database_url: str
-) -> None:
+def test_concurrent_upgrades_apply_each_migration_once(tmp_path: Path, database: Database) -> None:
     """Two instances starting at once: both succeed, one applies, the other finds nothing left."""
+    shared_url = database.shared_url(tmp_path)
     runs = [
         subprocess.Popen(
             [sys.executable, "-m", "flask", "db", "upgrade"],
             cwd=PROJECT_ROOT,
-            env={**os.environ, "DATABASE_URL": file_database_url},
+            env={**os.environ, "DATABASE_URL": shared_url},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -245,9 +250,8 @@ def test_start_up_waits_for_a_database_that_is_still_waking(
         return real_upgrade()
 
     monkeypatch.setattr(migrations, "upgrade", waking_upgrade)
-    monkeypatch.setattr(migrations.time, "sleep", naps.append)
     migrations.downgrade(len(MIGRATION_NAMES))
-    assert migrations.upgrade_on_start(attempts=5, delay=0.5) == MIGRATION_NAMES
+    assert migrations.upgrade_on_start(attempts=5, delay=0.5, sleep=naps.append) == MIGRATION_NAMES
     assert (len(calls), naps) == (3, [0.5, 0.5])
 
 
@@ -258,11 +262,12 @@ def test_start_up_gives_up_after_the_last_attempt(
         raise pw.OperationalError("unreachable")
 
     monkeypatch.setattr(migrations, "upgrade", unreachable)
-    monkeypatch.setattr(migrations.time, "sleep", lambda _: None)
+    naps: list[float] = []
     with pytest.raises(
         migrations.MigrationError, match=r"still unreachable after 3 attempts: unreachable$"
     ):
-        migrations.upgrade_on_start(attempts=3, delay=0)
+        migrations.upgrade_on_start(attempts=3, delay=2.0, sleep=naps.append)
+    assert naps == [2.0, 2.0]  # between the attempts, none after the last
 
 
 @pytest.mark.parametrize(
@@ -285,10 +290,10 @@ def test_start_up_stops_at_once_on_what_no_retry_can_fix(
         raise pw.OperationalError(inner, *inner.args)
 
     monkeypatch.setattr(migrations, "upgrade", refused)
-    monkeypatch.setattr(migrations.time, "sleep", lambda _: pytest.fail("retried"))
+    naps: list[float] = []
     with pytest.raises(migrations.MigrationError) as raised:
-        migrations.upgrade_on_start(attempts=15, delay=2)
-    assert len(calls) == 1
+        migrations.upgrade_on_start(attempts=15, delay=2, sleep=naps.append)
+    assert (len(calls), naps) == (1, [])
     line = str(raised.value)
     assert f"OperationalError {code}: {message}; retrying cannot fix this: " in line
     assert fix in line

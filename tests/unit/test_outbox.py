@@ -18,9 +18,10 @@ import pytest
 from flask import Flask
 
 from service import create_app, db, migrations, outbox, subscriptions
-from service.config import Config
 from service.models import Notification, User, VerificationStatus, utcnow
 from service.templates import VERIFICATION_RESULT
+from tests.support.apps import settings_for
+from tests.support.databases import Database
 from tests.support.fake_wechat import SUBSCRIBE_SEND, FakeWeChat
 from tests.support.identity import SignedIn
 from tests.support.outbox import TEMPLATE, eventually, senders_done
@@ -37,8 +38,10 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def build(config: Config, tmp_path: Path) -> Iterator[AppBuilder]:
+def build(database: Database, wechat_server: FakeWeChat, tmp_path: Path) -> Iterator[AppBuilder]:
     """An app with the template configured, on a database threads share; `changes` to Config."""
+    database.empty()
+    config = settings_for(database.url, wechat_server)
     url = config.database_url or ""
     if not url.startswith("mysql://"):
         url = f"sqlite:///{tmp_path / 'outbox.sqlite3'}"

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient, FlaskCliRunner
+from flask.testing import FlaskClient
 
 from service.config import Config, ConfigError
 from service.models import PushMessage
 from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.identity import bearer, login
+from tests.support.identity import SignedIn, bearer, login
 
 pytestmark = pytest.mark.both_databases  # rerun on MySQL: nox -s integration
 
@@ -78,12 +78,6 @@ def test_an_event_without_msgid_is_stored_once_by_sender_and_time(client: FlaskC
         assert push(client, event).get_data() == b"success"
     (row,) = PushMessage.select()
     assert (row.msg_type, row.event, row.msg_id) == ("event", "user_enter_tempsession", None)
-
-
-@pytest.fixture
-def shared_app(make_app: AppFactory, file_database_url: str) -> Flask:
-    """A database concurrent connections share (SQLite's shared cache fails instead of waiting)."""
-    return make_app(database_url=file_database_url)
 
 
 def test_20_concurrent_repeats_of_one_msgid_store_one_row(shared_app: Flask) -> None:
@@ -206,13 +200,11 @@ def test_a_failed_reply_is_logged_and_the_push_still_succeeds(
 
 
 def test_admins_list_pushed_messages_newest_first(
-    client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner
+    client: FlaskClient, fake_wechat: FakeWeChat, admin: SignedIn
 ) -> None:
     for n in range(1, 4):
         push(client, message(n, f"第{n}条"))
-    admin = login(client, fake_wechat, "oPushAdmin")
-    runner.invoke(args=["users", "promote", "oPushAdmin"])
-    response = client.get("/api/admin/messages?size=2", headers=bearer(admin["token"]))
+    response = client.get("/api/admin/messages?size=2", headers=admin.headers)
     assert response.status_code == 200
     data = response.json["data"]
     assert (data["total"], data["page"], data["size"]) == (3, 1, 2)

@@ -97,10 +97,8 @@ def test_a_forged_forwarded_for_entry_does_not_escape_the_limit(
     assert statuses == [200, 200, 200, 429]
 
 
-def test_concurrent_attempts_never_exceed_the_limit(
-    make_app: AppFactory, file_database_url: str
-) -> None:
-    app = make_app(database_url=file_database_url)
+def test_concurrent_attempts_never_exceed_the_limit(shared_app: Flask) -> None:
+    app = shared_app
     limit = Limit("probe", 10, 3600)
 
     def attempt(_: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,19 +22,18 @@ def issue(ttl: int = 60, secret: str = SECRET) -> str:
     )
 
 
-def error_key(secret: str, token: str) -> str:
+def error_key(secret: str, token: str, clock: Callable[[], float] = time.time) -> str:
     with pytest.raises(ApiError) as raised:
-        tokens.decode_access_token(secret, token)
+        tokens.decode_access_token(secret, token, clock)
     return raised.value.kind.key
 
 
-def test_a_remembered_token_still_expires_at_its_exp(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_remembered_token_still_expires_at_its_exp() -> None:
     token = issue(ttl=30)
     assert tokens.decode_access_token(SECRET, token)["sub"] == "7"
     assert (SECRET, token) in tokens._VERIFIED
     later = time.time() + 31
-    monkeypatch.setattr(time, "time", lambda: later)
-    assert error_key(SECRET, token) == "token_expired"
+    assert error_key(SECRET, token, clock=lambda: later) == "token_expired"
     assert (SECRET, token) not in tokens._VERIFIED
 
 
@@ -73,13 +73,11 @@ def test_callers_get_a_copy_and_the_memo_stays_bounded(
 
 
 def test_a_remembered_token_is_expired_at_the_second_of_its_exp(
-    monkeypatch: pytest.MonkeyPatch, empty_memo: OrderedDict[tuple[str, str], dict[str, Any]]
+    empty_memo: OrderedDict[tuple[str, str], dict[str, Any]],
 ) -> None:
     """PyJWT's rule (expired when exp <= now), kept by the memo too."""
     token = issue(ttl=30)
     exp = tokens.decode_access_token(SECRET, token)["exp"]
-    monkeypatch.setattr(time, "time", lambda: exp - 0.001)
-    assert tokens.decode_access_token(SECRET, token)["exp"] == exp
-    monkeypatch.setattr(time, "time", lambda: float(exp))
-    assert error_key(SECRET, token) == "token_expired"
+    assert tokens.decode_access_token(SECRET, token, clock=lambda: exp - 0.001)["exp"] == exp
+    assert error_key(SECRET, token, clock=lambda: float(exp)) == "token_expired"
     assert not empty_memo

@@ -26,14 +26,6 @@ def bob(client: FlaskClient, fake_wechat: FakeWeChat) -> SignedIn:
     return SignedIn(client, fake_wechat, "oBob")
 
 
-@pytest.fixture
-def admin(client: FlaskClient, fake_wechat: FakeWeChat, runner: FlaskCliRunner) -> SignedIn:
-    person = SignedIn(client, fake_wechat, "oAdmin")
-    result = runner.invoke(args=["users", "promote", "oAdmin", "--role", "admin"])
-    assert result.exit_code == 0, result.output
-    return person
-
-
 # -- the user's own profile
 
 
@@ -158,31 +150,55 @@ def test_bad_phone_requests(alice: SignedIn, body: dict[str, Any], status: int, 
 APPLICATION = {"name": "王小明", "workId": "SQ-0042", "workProof": "https://img.example/card.jpg"}
 
 
-def test_apply_approve_and_see_the_result(alice: SignedIn, admin: SignedIn) -> None:
+@pytest.fixture
+def applicant(alice: SignedIn) -> SignedIn:
+    """Alice, having applied to be a community worker."""
+    status, body = alice.call("post", "/api/community/verify", json=APPLICATION)
+    assert status == 200, body
+    return alice
+
+
+def approve(admin: SignedIn, person: SignedIn, note: str = "ok") -> None:
+    status, body = admin.call(
+        "post", f"/api/admin/verifications/{person.id}", json={"decision": "approve", "note": note}
+    )
+    assert status == 200, body
+
+
+def test_an_application_is_pending(alice: SignedIn) -> None:
     status, body = alice.call("post", "/api/community/verify", json=APPLICATION)
     assert (status, body["data"]) == (
         200,
         {"verification_status": 1, "verification_status_name": "pending"},
     )
-    status, body = alice.call("post", "/api/community/verify", json=APPLICATION)
+
+
+def test_applying_again_while_pending_is_409(applicant: SignedIn) -> None:
+    status, body = applicant.call("post", "/api/community/verify", json=APPLICATION)
     assert (status, body["error"]) == (409, "verification_pending")
 
+
+def test_admins_see_pending_applications(applicant: SignedIn, admin: SignedIn) -> None:
     status, body = admin.call("get", "/api/admin/verifications?status=1")
     assert status == 200
-    assert status == 200
-    assert [item["id"] for item in body["data"]["items"]] == [alice.id]
+    assert [item["id"] for item in body["data"]["items"]] == [applicant.id]
     assert body["data"]["items"][0]["real_name"] == "王小明"
 
-    status, body = admin.call(
-        "post", f"/api/admin/verifications/{alice.id}", json={"decision": "approve", "note": "ok"}
-    )
-    assert status == 200
-    me = alice.me()
+
+def test_an_approved_applicant_is_a_community_worker_and_sees_the_review(
+    applicant: SignedIn, admin: SignedIn
+) -> None:
+    approve(admin, applicant, note="ok")
+    me = applicant.me()
     assert (me["role"], me["role_name"]) == (3, "community")
     assert (me["verification_status"], me["verification_status_name"]) == (2, "approved")
     assert (me["reviewed_by"], me["review_note"], me["is_verified"]) == (admin.id, "ok", True)
     assert me["reviewed_at"] is not None
-    status, body = alice.call("post", "/api/community/verify", json=APPLICATION)
+
+
+def test_an_approved_user_cannot_apply_again(applicant: SignedIn, admin: SignedIn) -> None:
+    approve(admin, applicant)
+    status, body = applicant.call("post", "/api/community/verify", json=APPLICATION)
     assert (status, body["error"]) == (409, "already_verified")
 
 
