@@ -69,10 +69,14 @@ def test_no_normal_user_reaches_an_admin_route(
     eve = SignedIn(over_http(live_server.url), fake_wechat, "oLiveEve")
     before = eve.me()
     operations = admin_operations()
-    assert len(operations) == 5  # verifications (list, decide), users (list, edit), messages
+    # verifications (list, decide), users (list, edit), messages, notifications
+    assert len(operations) == 6
     for method, path in operations:
         status, body = eve.call(method, path, json={"status": 2, "role": 9, "decision": "approve"})
         assert (status, body["error"]) == (403, "admin_required"), (method, path)
+    # The outbox's drain takes an admin's token (or a scheduled trigger's X-WX-SOURCE).
+    status, body = eve.call("POST", "/api/outbox/drain")
+    assert (status, body["error"]) == (403, "admin_required")
     for body in ({"role": 9}, {"role": 3}, {"status": 2}, {"verification_status": 2}):
         status, _ = eve.call("PATCH", "/api/user/profile", json=body)
         assert status == 403
