@@ -19,6 +19,7 @@ from service.db import UNAVAILABLE_ERRORS, open_database
 from service.target import Target
 from tests.support.live_server import LiveServer
 from tests.support.mysql import LocalBinaryServer, find_server_binary
+from tests.support.waiting import wait_until, waiting_on
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +41,11 @@ def timed_get(url: str) -> tuple[requests.Response, float]:
 
 def assert_recovers(server: LiveServer, next_count: int) -> None:
     """Ready within 30 s of the database coming back, then 20 incs in a row, none lost."""
-    deadline = time.monotonic() + 30
-    while requests.get(f"{server.url}/readyz", timeout=5).status_code != 200:
-        assert time.monotonic() < deadline, "not ready 30 s after the database came back"
-        time.sleep(0.2)
+    wait_until(
+        lambda: requests.get(f"{server.url}/readyz", timeout=5).status_code == 200,
+        30,
+        "/readyz to answer 200 after the database came back",
+    )
     for expected in range(next_count, next_count + 20):
         inc = requests.post(f"{server.url}/api/count", json={"action": "inc"}, timeout=5)
         assert inc.status_code == 200, inc.text
@@ -111,7 +113,12 @@ def test_a_hung_database_gives_503_in_bounded_time_and_probes_stay_fast(
                     waiting = [
                         pool.submit(timed_get, f"{server.url}/api/count") for _ in range(WAITING)
                     ]
-                    time.sleep(0.3)  # every request is now waiting on the database
+                    wait_until(
+                        lambda: waiting_on(mysql.port) >= WAITING,
+                        10,
+                        f"{WAITING} requests waiting on the hung database at once "
+                        "(fewer: some wait in line inside the service)",
+                    )
                     healthz, healthz_took = timed_get(f"{server.url}/healthz")
                     readyz, readyz_took = timed_get(f"{server.url}/readyz")
                     results = [f.result(timeout=30) for f in waiting]
@@ -150,7 +157,12 @@ def test_a_request_during_a_short_outage_waits_and_succeeds(
             with ThreadPoolExecutor(1) as pool:
                 # A new connection is needed: the pooled ones died with the server.
                 waiting = pool.submit(timed_get, f"{server.url}/api/count")
-                time.sleep(3.0)
+                wait_until(
+                    lambda: "database refused the connection; retrying" in server.output(),
+                    5,
+                    "the request to retry the refused connection",
+                )
+                time.sleep(3.0)  # the outage goes on: its length is what is tested
                 own_mysql.resume()
                 response, took = waiting.result(timeout=30)
             assert response.status_code == 200, response.text
