@@ -26,7 +26,7 @@ from tests.support.contract import Contract
 from tests.support.databases import MySQLDatabase
 from tests.support.envfiles import load_mode
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, service_env
 from tests.support.mysql import MySQLServer
 from tests.support.reporting import say
 
@@ -106,14 +106,7 @@ def live_server(
         return
     with mysql_server.scratch_database() as name:
         env = {
-            "DATABASE_URL": mysql_server.url(name),
-            "AUTO_MIGRATE": "true",
-            # Values the tests can look for in the server's output: none may appear.
-            "TOKEN_SECRET": f"it-token-secret-{secrets.token_hex(16)}",
-            # WeChat is the protocol-level fake on this machine.
-            "WX_API_BASE": wechat_server.base_url,
-            "WX_APPID": wechat_server.appid,
-            "WX_SECRET": wechat_server.secret,
+            **service_env(mysql_server.url(name), wechat_server),
             "WX_READ_TIMEOUT": "1",
             # Every test client comes from 127.0.0.1; the limits have tests of their own.
             "LOGIN_LIMIT_PER_ADDRESS": "100000",

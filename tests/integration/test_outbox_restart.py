@@ -9,7 +9,6 @@ arrive, so it must not be sent again).
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 
 from tests.support.fake_wechat import SUBSCRIBE_SEND, FakeWeChat
 from tests.support.identity import SignedIn, over_http
-from tests.support.live_server import PROJECT_ROOT, LiveServer, promote
+from tests.support.live_server import PROJECT_ROOT, LiveServer, promote, service_env
 from tests.support.mysql import MySQLServer
 from tests.support.outbox import TEMPLATE, eventually
 
@@ -32,12 +31,7 @@ TOKEN = "/cgi-bin/stable_token"
 def service(mysql_server: MySQLServer, fake_wechat: FakeWeChat) -> Iterator[LiveServer]:
     with mysql_server.scratch_database() as name:
         env = {
-            "DATABASE_URL": mysql_server.url(name),
-            "AUTO_MIGRATE": "true",
-            "TOKEN_SECRET": f"it-token-secret-{secrets.token_hex(16)}",
-            "WX_API_BASE": fake_wechat.base_url,
-            "WX_APPID": fake_wechat.appid,
-            "WX_SECRET": fake_wechat.secret,
+            **service_env(mysql_server.url(name), fake_wechat),
             # Short timeouts make a short claim (service/outbox.py, lease_seconds: 10 s).
             "WX_CONNECT_TIMEOUT": "1",
             "WX_READ_TIMEOUT": "1",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -21,9 +22,23 @@ from typing import IO, Any
 
 import requests
 
+from tests.support.fake_wechat import FakeWeChat
 from tests.support.net import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def service_env(database_url: str, wechat: FakeWeChat) -> dict[str, str]:
+    """A signed-in service's settings: its database, migrated at start, and the fake WeChat."""
+    return {
+        "DATABASE_URL": database_url,
+        "AUTO_MIGRATE": "true",
+        # Values the tests can look for in the server's output: none may appear.
+        "TOKEN_SECRET": f"it-token-secret-{secrets.token_hex(16)}",
+        "WX_API_BASE": wechat.base_url,
+        "WX_APPID": wechat.appid,
+        "WX_SECRET": wechat.secret,
+    }
 
 
 def gunicorn_until_it_stops(env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
