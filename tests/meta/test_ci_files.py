@@ -372,6 +372,20 @@ class RecordingSession:
         self.commands.append(list(args))
 
 
+def test_the_unit_session_runs_tests_meta_on_the_newest_python_only() -> None:
+    """tests/unit on each Python found; the repository's own files are read once per run."""
+    module = noxfile_module()
+    pythons = module.PYTHONS or [None]
+    folders = {}
+    for python in pythons:
+        session = RecordingSession(python, [])
+        module.unit.func(session)
+        (command,) = [c for c in session.commands if c[0] == "pytest"]
+        folders[python] = [arg for arg in command if arg.startswith("tests/")]
+    assert folders[pythons[-1]] == ["tests/unit", "tests/meta"]
+    assert all(folders[python] == ["tests/unit"] for python in pythons[:-1])
+
+
 @pytest.mark.parametrize(
     ("posargs", "gated"),
     [([], True), (["-x"], True), (["-x", "-p", "no:randomly"], True), (["-k", "counter"], False)],
