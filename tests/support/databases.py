@@ -70,11 +70,10 @@ class SQLiteDatabase:
         pass
 
     def give_tables(self) -> None:
-        real = db.database.obj
-        if isinstance(real, db.InMemorySqliteDatabase):
-            self._paste(self._template)
-        else:  # a database the test chose (a file): the migrations make its tables
+        if db.database.get_tables():  # a file an earlier app migrated: whatever is missing
             migrations.upgrade()
+        else:  # the migrations' tables, copied: 5 ms against 30-40 ms to migrate a file
+            self._paste(self._template)
 
     def shared_url(self, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'shared.sqlite3'}"

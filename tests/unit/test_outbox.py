@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service import create_app, db, migrations, outbox, subscriptions
+from service import create_app, db, outbox, subscriptions
 from service.models import Notification, User, VerificationStatus, utcnow
 from service.templates import VERIFICATION_RESULT
 from tests.support.apps import settings_for
@@ -53,7 +53,7 @@ def build(database: Database, wechat_server: FakeWeChat, tmp_path: Path) -> Iter
 
     def make(**changes: Any) -> Flask:
         app = create_app(replace(base, **changes))
-        migrations.upgrade()
+        database.give_tables()
         return app
 
     yield make

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from service import create_app, db, migrations, outbox, subscriptions
+from service import create_app, db, outbox, subscriptions
 from service.config import Config
 from service.models import Notification, User
 from service.templates import VERIFICATION_RESULT
+from tests.support.databases import Database
 from tests.support.fake_wechat import SUBSCRIBE_SEND, FakeWeChat
 from tests.support.live_server import PROJECT_ROOT
 from tests.support.outbox import TEMPLATE, eventually
@@ -29,13 +30,13 @@ ROWS = 50
 
 
 @pytest.fixture
-def shared(config: Config, tmp_path: Path) -> Iterator[Flask]:
+def shared(config: Config, database: Database, tmp_path: Path) -> Iterator[Flask]:
     """The app on a database other processes can open too."""
     url = config.database_url or ""
     if not url.startswith("mysql://"):
         url = f"sqlite:///{tmp_path / 'drain.sqlite3'}"
     app = create_app(replace(config, database_url=url, wx_template_verification_result=TEMPLATE))
-    migrations.upgrade()
+    database.give_tables()
     yield app
     db.dispose()
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app, db, migrations
 from service.config import Config, ConfigError
 from service.models import SubscribePermission
+from tests.support.apps import AppFactory
 from tests.support.fake_wechat import FakeWeChat
 from tests.support.identity import SignedIn
 from tests.support.outbox import TEMPLATE
@@ -24,12 +22,9 @@ PATH = "/api/user/subscriptions"
 
 
 @pytest.fixture
-def templated(config: Config) -> Iterator[Flask]:
+def templated(make_app: AppFactory) -> Flask:
     """The app with the verification-result template configured."""
-    app = create_app(replace(config, wx_template_verification_result=TEMPLATE))
-    migrations.upgrade()
-    yield app
-    db.dispose()
+    return make_app(wx_template_verification_result=TEMPLATE)
 
 
 @pytest.fixture
