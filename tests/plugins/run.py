@@ -1,14 +1,17 @@
 """What every run does besides its tests: hypothesis's profile, the `wechat` marker's rule,
-and the lines a run prints in its summary (from pytest-xdist's workers too)."""
+the lines a run prints in its summary (from pytest-xdist's workers too), and the service's
+log handler taken off at its end."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
+from service.logs import JsonFormatter
 from tests.support.reporting import summary_lines, take_from_worker
 from tests.support.wechat_credentials import missing_real_credentials
 
@@ -39,3 +42,18 @@ def pytest_terminal_summary(
 ) -> None:
     for line in summary_lines(config):
         terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The service's log handler goes with the run whose stdout it holds.
+
+    `service.logs.configure` adds it once per process, on the stdout of that
+    moment: in a run, pytest's capture, which is closed at its end. A second
+    run in the same process (mutmut runs the tests in its own process, then in
+    each mutant's fork) would log into the closed stream, and "--- Logging
+    error ---" would land in the output a CLI test reads.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler.formatter, JsonFormatter):
+            root.removeHandler(handler)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from gunicorn.http.errors import InvalidChunkSize
 
 from service import counter
 from service.models import AuthSession, Counter, RefreshToken, Status, User
@@ -179,6 +180,30 @@ def test_a_chunked_body_over_the_limit_is_413_and_counts_nothing(
     assert counter.current() == 0
     small = chunked_post(client, b'{"action": "inc"}')
     assert (small.status_code, small.json["data"]) == (200, 1)
+
+
+class BrokenChunks(io.BytesIO):
+    """A chunked body whose framing breaks: gunicorn's reader raises mid-body, as this does."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise InvalidChunkSize(b"zz")
+
+    def readinto(self, buffer: Any) -> int:
+        raise InvalidChunkSize(b"zz")
+
+
+def test_a_chunked_body_whose_framing_breaks_is_400_and_counts_nothing(
+    client: FlaskClient,
+) -> None:
+    response = client.post(
+        "/api/count",
+        input_stream=BrokenChunks(b'{"action": "inc"}'),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert (response.status_code, response.json["error"]) == (400, "bad_request")
+    assert response.json["msg"] == "请求格式错误"
+    assert counter.current() == 0
 
 
 # -- 7. the counter's ceiling
