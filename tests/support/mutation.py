@@ -52,13 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gate", type=float, default=90.0, help="percent that must be killed")
     parser.add_argument("--mutants", type=Path, default=ROOT / "mutants")
+    parser.add_argument("--survivors", type=Path, default=SURVIVORS_FILE)
     args = parser.parse_args(argv)
 
     found = results(args.mutants)
     if not found:
         print("no mutmut results: run `mutmut run` first", file=sys.stderr)
         return 1
-    reasons = explained(SURVIVORS_FILE)
+    reasons = explained(args.survivors)
     total: Counter[str] = Counter()
     killed: Counter[str] = Counter()
     not_killed: list[str] = []
@@ -84,14 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     unexplained = [n for n in not_killed if n not in reasons]
     # Listed, checked and killed: a mutant not checked in this run says nothing yet.
     stale = sorted(n for n in reasons if found.get(n) is not None and n not in not_killed)
+    # Listed, but mutmut made no such mutant: the code it named has changed or gone.
+    gone = sorted(n for n in reasons if n not in found)
     print(
         f"\n{len(not_killed)} not killed, {len(not_killed) - len(unexplained)} explained in "
-        f"{SURVIVORS_FILE.relative_to(ROOT)}"
+        f"{args.survivors.name}"
     )
     for name in unexplained:
         print(f"  unexplained ({status_by_exit_code[found[name]]}): {name}   (mutmut show {name})")
     for name in stale:
         print(f"  listed but killed now (remove the line): {name}")
+    for name in gone:
+        print(f"  listed but no such mutant (remove the line): {name}")
     if unchecked:
         print(f"{unchecked} mutants not checked yet")
     failed = score < args.gate or bool(unexplained) or unchecked > 0
