@@ -55,9 +55,9 @@ def contract(request: pytest.FixtureRequest) -> Iterator[Contract]:
 
 
 #: The modules that take longest (10-25 s a test, mostly waiting on the servers they
-#: start), longest first. pytest-xdist hands each worker a run of the collected tests
-#: and lets an idle one take queued tests from a busy one: started first, a long test
-#: runs beside the short ones; left to the end by the shuffle, it ran alone.
+#: start), longest first. pytest-xdist hands out modules in the order collected:
+#: started first, a long module runs beside the short ones on the other workers; left
+#: to the end by the shuffle, it ran alone.
 LONGEST_FIRST = (
     "test_fuzz_openapi.py",
     "test_outbox_restart.py",
