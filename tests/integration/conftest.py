@@ -54,6 +54,34 @@ def contract(request: pytest.FixtureRequest) -> Iterator[Contract]:
     )
 
 
+#: The modules that take longest (10-25 s a test, mostly waiting on the servers they
+#: start), longest first. pytest-xdist hands out modules in the order collected:
+#: started first, a long module runs beside the short ones on the other workers; left
+#: to the end by the shuffle, it ran alone.
+LONGEST_FIRST = (
+    "test_fuzz_openapi.py",
+    "test_outbox_restart.py",
+    "test_outage.py",
+    "test_hostile_clients.py",
+    "test_live_counter.py",
+    "test_graceful_shutdown.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """LONGEST_FIRST's modules at the front; every test keeps its shuffled place otherwise.
+
+    pytest-randomly shuffles before any other plugin reorders, so this stable sort
+    leaves the random order within each module and among all the others.
+    """
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     try:
         session.config.stash[_DOCKER_MODE] = docker_mode(os.environ)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import runpy
 import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
+import pytest
 import requests
 
-from tests.support.live_server import LiveServer
+from tests.support.live_server import PROJECT_ROOT, LiveServer
 from tests.support.mysql import MySQLServer
 from tests.support.net import port_open
 from tests.support.waiting import not_accepted, wait_until
@@ -77,13 +79,44 @@ def test_sigterm_with_20_incs_in_flight_loses_none(mysql_server: MySQLServer) ->
 
 #: `docker stop` (and compose) sends SIGTERM, waits this long, then kills.
 DOCKER_STOP_WAIT = 10.0
+#: GUNICORN_GRACEFUL_TIMEOUT for the stuck clients' server: short, so the test is too.
+GRACEFUL_TIMEOUT = 2
 
 
-def test_sigterm_with_stuck_clients_open_exits_before_docker_stop_kills(
+def default_graceful_timeout(monkeypatch: pytest.MonkeyPatch) -> float:
+    """gunicorn.conf.py's graceful_timeout when GUNICORN_GRACEFUL_TIMEOUT is not set."""
+    monkeypatch.delenv("GUNICORN_GRACEFUL_TIMEOUT", raising=False)
+    return float(runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))["graceful_timeout"])
+
+
+def test_the_default_graceful_timeout_ends_before_docker_stop_kills(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the stuck clients' test shows for a short timeout holds for the default: a
+    server exits within its graceful timeout and the margin below, which the default
+    leaves before `docker stop` kills (8 s of 10, docs/operations.md)."""
+    assert default_graceful_timeout(monkeypatch) + MARGIN <= DOCKER_STOP_WAIT
+
+
+#: Beyond the graceful timeout, what a stop may take: the workers' last loop, the master.
+MARGIN = 2.0
+
+
+def test_sigterm_with_stuck_clients_open_exits_within_the_graceful_timeout(
     mysql_server: MySQLServer,
 ) -> None:
+    """Clients that never finish a request hold their connections until the graceful
+    timeout ends them: the server then exits, within GRACEFUL_TIMEOUT + MARGIN.
+
+    The default's 8 s would make this test wait 8 s; the timeout is a setting, and the
+    test above ties the default to `docker stop`'s 10 s by the same bound.
+    """
     with mysql_server.scratch_database() as name:
-        env = {"DATABASE_URL": mysql_server.url(name), "AUTO_MIGRATE": "true"}
+        env = {
+            "DATABASE_URL": mysql_server.url(name),
+            "AUTO_MIGRATE": "true",
+            "GUNICORN_GRACEFUL_TIMEOUT": str(GRACEFUL_TIMEOUT),
+        }
         server = LiveServer(env, workers=2).start()
         stuck: list[socket.socket] = []
         try:
@@ -112,6 +145,6 @@ def test_sigterm_with_stuck_clients_open_exits_before_docker_stop_kills(
                 sock.close()
             server.stop()
         print(f"SIGTERM to exit with {len(stuck)} stuck clients: {took:.1f} s")
-        assert took < DOCKER_STOP_WAIT, took
+        assert took < GRACEFUL_TIMEOUT + MARGIN, took
         stored = mysql_server.execute(f"SELECT count FROM `{name}`.Counters WHERE id = 1")[0][0]
         assert stored == acknowledged

@@ -159,11 +159,22 @@ def test_hostile_clients_neither_block_probes_nor_the_api(server: LiveServer) ->
 def test_each_hostile_connection_is_answered_or_closed_within_the_bound(
     server: LiveServer,
 ) -> None:
+    """One of each kind, side by side, each held to the bound from its own opening.
+
+    Opened one after another, each waiting out its bound before the next, they
+    took the sum of their times (14 s); side by side, the longest one's.
+    """
     with ExitStack() as stack:
+        opened = {}
         for kind, sends in HOSTILE.items():
             started = time.monotonic()
-            sock = open_hostile(server, stack, sends)
-            assert ends_within(sock, started + CONNECTION_BOUND), kind
+            opened[kind] = (open_hostile(server, stack, sends), started)
+        still_open = [
+            kind
+            for kind, (sock, started) in opened.items()
+            if not ends_within(sock, started + CONNECTION_BOUND)
+        ]
+        assert not still_open, f"open after {CONNECTION_BOUND} s: {still_open}"
 
 
 def test_a_client_that_never_reads_is_dropped(server: LiveServer) -> None:

@@ -388,7 +388,14 @@ def test_the_unit_session_runs_tests_meta_on_the_newest_python_only() -> None:
 
 @pytest.mark.parametrize(
     ("posargs", "gated"),
-    [([], True), (["-x"], True), (["-x", "-p", "no:randomly"], True), (["-k", "counter"], False)],
+    [
+        ([], True),
+        (["-x"], True),
+        (["-x", "-p", "no:randomly"], True),
+        (["-k", "counter"], False),
+        (["--no-cov"], False),
+        (["-x", "--no-cov"], False),
+    ],
     ids=str,
 )
 @pytest.mark.parametrize(
@@ -397,7 +404,8 @@ def test_the_unit_session_runs_tests_meta_on_the_newest_python_only() -> None:
 def test_the_sessions_hold_a_whole_run_to_the_coverage_gate(
     name: str, gate: str, posargs: list[str], gated: bool
 ) -> None:
-    """`nox -s unit -- -x` is still a whole run and must reach the gate; `-- -k counter` is not."""
+    """`nox -s unit -- -x` is still a whole run and must reach the gate; `-- -k counter` is not,
+    and `-- --no-cov` measures nothing to hold to it."""
     module = noxfile_module()
     measured = module.PYTHONS[0] if module.PYTHONS else None  # where unit measures coverage
     session = RecordingSession(measured, posargs)
