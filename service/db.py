@@ -179,27 +179,36 @@ class DeferredMySQLDatabase(pw.MySQLDatabase):
     pool lock too), so a server that hangs or wakes up would make every other
     request wait in line. Here `_connect` only builds PyMySQL's connection
     object (`defer_connect=True`); `ConnectionPool.connect` opens it after the
-    locks are released. The very first connection is opened at once: peewee
-    reads the server's version from it.
+    locks are released. Until peewee knows the server's version, which it reads
+    from the connection `_connect` returns, `ConnectionPool.connect` opens one
+    before taking the locks and `_connect` hands that one over (`opened`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         #: Whether the server offers TLS: unknown until the first connection says.
         self.tls_offered: bool | None = None
         self.tls = tls_context()
+        #: Per thread: a connection opened before peewee's locks, for `_connect` to return.
+        self.opened = threading.local()
         super().__init__(*args, **kwargs)
 
-    def _connect(self) -> pymysql.connections.Connection:
+    def new_connection(self) -> pymysql.connections.Connection:
+        """PyMySQL's connection object, not yet connected."""
         tls: dict[str, Any] = (
             {"ssl_disabled": True} if self.tls_offered is False else {"ssl": self.tls}
         )
         return pymysql.connections.Connection(
             database=self.database,
             autocommit=True,
-            defer_connect=self.server_version is not None,
+            defer_connect=True,
             **tls,
             **self.connect_params,
         )
+
+    def _connect(self) -> pymysql.connections.Connection:
+        conn: pymysql.connections.Connection | None = getattr(self.opened, "conn", None)
+        self.opened.conn = None
+        return conn if conn is not None else self.new_connection()
 
 
 class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[misc]
@@ -237,14 +246,20 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
         delay = 0.1
         while True:
             try:
-                if not super().connect(reuse_if_open):
-                    return False
+                if self.server_version is None and self.is_closed():
+                    self.opened.conn = self.open_first()
+                try:
+                    if not super().connect(reuse_if_open):
+                        return False
+                finally:
+                    self.discard_opened()
                 self.open_deferred(self.connection())  # type: ignore[no-untyped-call]
             except (pw.OperationalError, pw.InterfaceError) as error:
                 if not self.is_closed():
                     self.manual_close()
                 code, _ = driver_error(error)
-                if code == TLS_NOT_OFFERED and self.tls_offered is None:
+                # Unknown until now, or found out by another checkout meanwhile.
+                if code == TLS_NOT_OFFERED and self.tls_offered is not True:
                     self.tls_offered = False
                     continue
                 remaining = deadline - time.monotonic()
@@ -258,6 +273,29 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
                 self.tls_offered = True
             self.checkout.used = False
             return True
+
+    def open_first(self) -> pymysql.connections.Connection:
+        """A connection opened now, outside peewee's locks: peewee reads its server's version.
+
+        Before any connection has told peewee the version, each checkout opens its
+        own, side by side: on a server that hangs, every request waits its own
+        connect timeout rather than in line behind one that holds the lock.
+        """
+        conn = self.new_connection()
+        try:
+            conn.connect()
+        except pymysql.MySQLError as error:
+            raise pw.OperationalError(error, *error.args) from error
+        return conn
+
+    def discard_opened(self) -> None:
+        """Close a connection `open_first` made that `_connect` did not take (the pool
+        had an idle one by then, or refused): it belongs to no pool."""
+        conn = getattr(self.opened, "conn", None)
+        self.opened.conn = None
+        if conn is not None:
+            with suppress(pymysql.MySQLError):
+                conn.close()
 
     def open_deferred(self, conn: pymysql.connections.Connection) -> None:
         """Open a deferred or dropped connection; ping one that idled in the pool a while.
