@@ -205,10 +205,14 @@ class DeferredMySQLDatabase(pw.MySQLDatabase):
             **self.connect_params,
         )
 
-    def _connect(self) -> pymysql.connections.Connection:
+    def take_opened(self) -> pymysql.connections.Connection | None:
+        """This thread's connection opened before the locks, if one waits; it is taken."""
         conn: pymysql.connections.Connection | None = getattr(self.opened, "conn", None)
         self.opened.conn = None
-        return conn if conn is not None else self.new_connection()
+        return conn
+
+    def _connect(self) -> pymysql.connections.Connection:
+        return self.take_opened() or self.new_connection()
 
 
 class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[misc]
@@ -291,8 +295,7 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
     def discard_opened(self) -> None:
         """Close a connection `open_first` made that `_connect` did not take (the pool
         had an idle one by then, or refused): it belongs to no pool."""
-        conn = getattr(self.opened, "conn", None)
-        self.opened.conn = None
+        conn = self.take_opened()
         if conn is not None:
             with suppress(pymysql.MySQLError):
                 conn.close()
