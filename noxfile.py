@@ -214,8 +214,9 @@ MOST_MYSQL_WORKERS = 4
 def _workers(posargs: list[str], most: int | None = None, dist: str = "worksteal") -> list[str]:
     """pytest-xdist on every core (up to `most`), unless the arguments choose (`-n 0`: one).
 
-    worksteal: an idle worker takes queued tests from a busy one, so the
-    suite's few long tests (the fuzzer, the outages) do not leave one core idle at the end.
+    `dist` is worksteal by default: an idle worker takes queued tests from a busy one,
+    so the suite's few long tests do not leave one core idle at the end. Integration
+    passes loadscope instead (see there).
     """
     chosen = any(arg.startswith(("-n", "--numprocesses")) for arg in posargs)
     if chosen or most == 1:

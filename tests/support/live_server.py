@@ -69,8 +69,8 @@ def error_messages(output: str) -> list[str]:
 DEFAULT_STARTUP_TIMEOUT = 60.0
 
 
-def close_idle_connections(port: int) -> int:
-    """Close this process's idle keep-alive connections to the server on `port`; how many pools.
+def close_idle_connections(port: int) -> None:
+    """Close this process's idle keep-alive connections to the server on `port`.
 
     urllib3 2 leaves a pool's connections open until the pool is garbage collected
     (`PoolManager.clear()` and so `Session.close()` no longer close them), and every
@@ -88,7 +88,6 @@ def close_idle_connections(port: int) -> int:
     ]
     for pool in pools:
         pool.close()
-    return len(pools)
 
 
 class ServerFailedToStart(RuntimeError):
