@@ -7,7 +7,7 @@ client's report ("request f3a… failed") leads straight to the server's log.
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -23,7 +23,7 @@ def current_request_id() -> str:
 
 def _assign() -> None:
     sent = request.headers.get(HEADER, "")
-    g.request_id = sent if _ACCEPTABLE.match(sent) else uuid.uuid4().hex
+    g.request_id = sent if _ACCEPTABLE.match(sent) else secrets.token_hex(16)
 
 
 def _echo(response: Response) -> Response:
