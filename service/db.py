@@ -250,13 +250,15 @@ class ConnectionPool(PooledDatabase, DeferredMySQLDatabase):  # type: ignore[mis
         delay = 0.1
         while True:
             try:
-                if self.server_version is None and self.is_closed():
+                first = self.server_version is None and self.is_closed()
+                if first:
                     self.opened.conn = self.open_first()
                 try:
                     if not super().connect(reuse_if_open):
                         return False
                 finally:
-                    self.discard_opened()
+                    if first:
+                        self.discard_opened()
                 self.open_deferred(self.connection())  # type: ignore[no-untyped-call]
             except (pw.OperationalError, pw.InterfaceError) as error:
                 if not self.is_closed():
