@@ -80,11 +80,12 @@ def json_object() -> dict[str, Any]:
     if not request.is_json:
         raise ApiError(UNSUPPORTED_MEDIA_TYPE)
     raw = body_bytes(cache=True)
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(raw) >= limit:
+    if request.content_length is None:
         # A body with no Content-Length (chunked) is cut at the limit rather
         # than refused by Werkzeug; what was cut off must not be parsed as all of it.
-        raise ApiError(PAYLOAD_TOO_LARGE)
+        limit = request.max_content_length
+        if limit is not None and len(raw) >= limit:
+            raise ApiError(PAYLOAD_TOO_LARGE)
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
