@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import re
-import uuid
 from typing import Any
 
 import gevent
@@ -45,6 +44,7 @@ def envelope_error(status: int, reason: str) -> bytes:
     # Imported here: gunicorn's master imports this module to find the worker
     # class, and must not import peewee (service.errors does; see service.create_app).
     from service.errors import gunicorn_error
+    from service.request_id import HEADER, new_request_id
 
     kind = gunicorn_error(status, reason)
     body = json.dumps(
@@ -57,7 +57,7 @@ def envelope_error(status: int, reason: str) -> bytes:
         "Connection: close\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n"
-        f"X-Request-ID: {uuid.uuid4().hex}\r\n\r\n"
+        f"{HEADER}: {new_request_id()}\r\n\r\n"
     )
     return head.encode("latin-1") + body
 
